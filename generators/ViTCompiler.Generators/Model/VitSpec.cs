@@ -1,0 +1,52 @@
+namespace ViTCompiler.Generators.Model
+{
+    /// <summary>
+    /// Everything the emitter needs for one [VitModel] class, as plain equatable data: no symbols, no syntax, no
+    /// compilation. Two specs are equal exactly when they would generate the same code.
+    /// </summary>
+    internal sealed record VitSpec(string? Namespace, string ClassName, VitShape Shape, VitPlan Plan)
+    {
+        public string FullName => Namespace is null ? ClassName : Namespace + "." + ClassName;
+    }
+
+    /// <summary>The attribute's settings, defaults filled in.</summary>
+    internal sealed record VitShape(
+        int ImageSize, int Channels, int Patch, int Layers, int Hidden, int Heads, int MlpDim, int Classes,
+        int Pooling, double LayerNormEpsilon, bool QkvBias)
+    {
+        /// <summary>VitPooling.Mean (1): no [class] token, the head reads the token mean.</summary>
+        public bool MeanPooling => Pooling == 1;
+    }
+
+    /// <summary>The numbers derived from the shape, computed once by the planner.</summary>
+    internal sealed record VitPlan(
+        int Grid, int PatchCount, int Tokens, int HeadDim, int MlpWidth, int PatchDim,
+        long ParameterCount, long MacsPerImage,
+        ImmutableEquatableArray<ParameterOffset> Globals,
+        long FirstBlock, long BlockStride,
+        ImmutableEquatableArray<ParameterOffset> BlockTensors,
+        ImmutableEquatableArray<ProductPlan> Products,
+        ImmutableEquatableArray<TileSpec> Tiles);
+
+    /// <summary>A parameter tensor's offset, named as the constant the emitter declares for it.</summary>
+    internal sealed record ParameterOffset(string Constant, string TensorName, long Offset, long Count);
+
+    /// <summary>
+    /// One matrix product of the model (C = A·B with B K × N), with the K block and, per instruction set, the
+    /// register tile the planner picked for its N. <see cref="K"/> is 0 when it depends on the batch.
+    /// </summary>
+    internal sealed record ProductPlan(string Name, string Formula, int N, int K, int BlockK, ImmutableEquatableArray<TileSpec> Tiles)
+    {
+        public string TypeParameter => "T" + Name;
+    }
+
+    /// <summary>
+    /// A register tile of MR rows × NR columns for one instruction set. <see cref="Lanes"/> floats per vector; 1 is
+    /// the scalar fallback.
+    /// </summary>
+    internal sealed record TileSpec(string Isa, int Lanes, int MR, int NR)
+    {
+        public string TypeName => "Tile" + MR + "x" + NR + Isa;
+        public int VectorsPerRow => NR / Lanes;
+    }
+}

@@ -1,0 +1,100 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ViTCompiler.Generators.Model;
+
+namespace ViTCompiler.Generators
+{
+    public sealed partial class VitGenerator
+    {
+        /// <summary>
+        /// Derives every number the emitted code uses from the shape: token counts, parameter offsets, and for each
+        /// matrix product its K block and a register tile per instruction set. The emitter only prints these.
+        /// </summary>
+        internal static class Planner
+        {
+            /// <summary>K block for products whose K is the batch-dependent row count (weight gradients).</summary>
+            public const int RuntimeBlockK = 256;
+
+            // Register tiles per vector width. Wide tiles are two vectors across (the accumulators, 2 B vectors and a
+            // broadcast must fit the register file: 24 + 2 + 1 of 32 zmm, 12 + 2 + 1 of 16 ymm/xmm); narrow tiles are
+            // one vector across with twice the rows, for products whose N would leave a wide tile half empty.
+            private static readonly (string Isa, int Lanes, int WideRows, int NarrowRows)[] s_isas =
+            {
+                ("V512", 16, 12, 24),
+                ("V256", 8, 6, 12),
+                ("V128", 4, 6, 12),
+                ("Scalar", 1, 4, 4),
+            };
+
+            public static VitPlan Plan(VitShape s)
+            {
+                bool classToken = !s.MeanPooling;
+                int grid = s.ImageSize / s.Patch, patchCount = grid * grid, tokens = patchCount + (classToken ? 1 : 0);
+                int headDim = s.Hidden / s.Heads, mlp = VitGeometry.MlpWidth(s.Hidden, s.MlpDim), patchDim = s.Channels * s.Patch * s.Patch;
+                List<TensorSlot> tensors = VitGeometry.Parameters(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.MlpDim, s.Classes, classToken, s.QkvBias);
+                long parameterCount = tensors[tensors.Count - 1].Offset + tensors[tensors.Count - 1].Count;
+
+                var globals = new List<ParameterOffset>();
+                foreach (TensorSlot t in tensors)
+                    if (!t.Name.StartsWith("blocks.", StringComparison.Ordinal))
+                        globals.Add(new ParameterOffset(ConstantName(t.Name), t.Name, t.Offset, t.Count));
+                List<TensorSlot> block = VitGeometry.BlockTensors(0, s.Hidden, mlp, s.QkvBias);
+                long firstBlock = tensors.First(t => t.Name == "blocks.0.norm1.weight").Offset;
+                long blockStride = block.Sum(t => t.Count);
+                var blockTensors = block.Select(t => new ParameterOffset(ConstantName(t.Name.Substring("blocks.0.".Length)), t.Name.Substring("blocks.0.".Length), t.Offset, t.Count)).ToList();
+
+                int d = s.Hidden;
+                var products = new List<ProductPlan>
+                {
+                    Product("Patch", "embedded = patches · Wpatchᵀ + bpatch", d, patchDim),
+                    Product("Qkv", "qkv = ln1(x) · Wqkvᵀ + bqkv", 3 * d, d),
+                    Product("Scores", "scores = (q / √hd) · kᵀ, per image and head", tokens, headDim),
+                    Product("Values", "heads = softmax(scores) · v, per image and head", headDim, tokens),
+                    Product("Proj", "x += heads · Wprojᵀ + bproj", d, d),
+                    Product("Fc1", "hidden = GELU(ln2(x) · Wfc1ᵀ + bfc1)", mlp, d),
+                    Product("Fc2", "x += hidden · Wfc2ᵀ + bfc2", d, mlp),
+                    Product("Head", "logits = pooled · Wheadᵀ + bhead", s.Classes, d),
+                };
+                var tiles = products.SelectMany(p => p.Tiles).Distinct().OrderBy(t => Array.FindIndex(s_isas, i => i.Isa == t.Isa)).ThenBy(t => t.NR).ToList();
+
+                return new VitPlan(grid, patchCount, tokens, headDim, mlp, patchDim, parameterCount,
+                    VitGeometry.MacsPerImage(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.MlpDim, s.Classes, classToken),
+                    globals.ToEquatable(), firstBlock, blockStride, blockTensors.ToEquatable(), products.ToEquatable(), tiles.ToEquatable());
+            }
+
+            private static ProductPlan Product(string name, string formula, int n, int k) =>
+                new(name, formula, n, k, BlockK(k), s_isas.Select(isa => PickTile(isa, n)).ToEquatable());
+
+            /// <summary>
+            /// K block: all of K up to 384 (one pass, C written once); beyond that equal blocks of at most 256, so a
+            /// B micro-panel (256 × NR floats, 16–32 KiB) stays in L1 while the row tiles stream past it.
+            /// </summary>
+            public static int BlockK(int k)
+            {
+                if (k <= 384) return k;
+                int blocks = (k + 255) / 256;
+                return (k + blocks - 1) / blocks;
+            }
+
+            public static TileSpec PickTile((string Isa, int Lanes, int WideRows, int NarrowRows) isa, int n)
+            {
+                int w = isa.Lanes;
+                if (w == 1) return new TileSpec(isa.Isa, 1, isa.WideRows, 4);
+                // Narrow when N fits one vector, or when a wide tile would pad a small N's last panel by over half.
+                int rest = n % (2 * w);
+                bool narrow = n <= w || (rest != 0 && rest <= w && n < 8 * w);
+                return narrow ? new TileSpec(isa.Isa, w, isa.NarrowRows, w) : new TileSpec(isa.Isa, w, isa.WideRows, 2 * w);
+            }
+
+            /// <summary>"attn.qkv.weight" → "QkvWeight", "patch_embed.proj.bias" → "PatchBias", "pos_embed" → "PosEmbed".</summary>
+            public static string ConstantName(string tensor)
+            {
+                string t = tensor.StartsWith("patch_embed.proj.", StringComparison.Ordinal)
+                    ? "patch." + tensor.Substring("patch_embed.proj.".Length)
+                    : tensor.Replace("attn.", "").Replace("mlp.", "");
+                return string.Concat(t.Split('.', '_').Select(p => char.ToUpperInvariant(p[0]) + p.Substring(1)));
+            }
+        }
+    }
+}

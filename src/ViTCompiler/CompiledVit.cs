@@ -1,0 +1,112 @@
+using System.Runtime.CompilerServices;
+using ViTCompiler.Threading;
+
+namespace ViTCompiler;
+
+/// <summary>
+/// What every generated model inherits: the parameter block, the packed-weight cache, the workspace and argument
+/// checking. The generated part adds the shape constants and the shape-specialised passes.
+/// </summary>
+/// <remarks>An instance is not safe for concurrent calls: it reuses one workspace. Use one model per thread.</remarks>
+public abstract unsafe class CompiledVit : IVitModel
+{
+    private readonly float[] _parameters;
+    private float[] _packed = [];
+    private float[] _workspace = [];
+    private int _parameterVersion = 1, _packedVersion;
+    private int _threads = Math.Min(WorkerPool.DefaultThreads, WorkerPool.Shared.MaxThreads);
+
+    /// <summary>Allocates the parameter block and initialises it deterministically from <paramref name="seed"/>.</summary>
+    protected CompiledVit(VitConfig config, ulong seed)
+    {
+        Config = config.Validate();
+        // Pinned, so kernels take raw pointers without fixed statements and the GC never moves 350 MB of weights.
+        _parameters = GC.AllocateArray<float>(checked((int)config.ParameterCount), pinned: true);
+        ParameterInit.Initialize(config, _parameters, seed);
+    }
+
+    public VitConfig Config { get; }
+
+    public string Engine => "generated, " + KernelDescription;
+
+    /// <summary>The ISA path and register tiles in use, e.g. "Vector256 (6×16 tiles)".</summary>
+    protected abstract string KernelDescription { get; }
+
+    public Span<float> Parameters => _parameters;
+
+    public void ParametersChanged() => _parameterVersion++;
+
+    public int Threads
+    {
+        get => _threads;
+        set => _threads = value >= 1 ? Math.Min(value, WorkerPool.Shared.MaxThreads)
+            : throw new ArgumentOutOfRangeException(nameof(Threads), value, "At least one thread is needed.");
+    }
+
+    /// <summary>The pool kernels run on.</summary>
+    protected static WorkerPool Pool => WorkerPool.Shared;
+
+    /// <summary>The parameter block (pinned).</summary>
+    protected float* ParameterPointer => (float*)Unsafe.AsPointer(ref _parameters[0]);
+
+    /// <summary>The packed weights (valid inside <see cref="ForwardCore"/>).</summary>
+    protected float* PackedPointer => _packed.Length == 0 ? null : (float*)Unsafe.AsPointer(ref _packed[0]);
+
+    /// <summary>Returns a pinned, reused block of at least <paramref name="floats"/> floats (grown, never shrunk).</summary>
+    protected float* Workspace(long floats)
+    {
+        if (_workspace.Length < floats)
+        {
+            if (floats > Array.MaxLength) throw new InvalidOperationException($"This batch needs a {floats:N0}-float workspace, more than one array can hold; use a smaller batch.");
+            _workspace = [];
+            _workspace = GC.AllocateUninitializedArray<float>((int)floats, pinned: true);
+        }
+        return (float*)Unsafe.AsPointer(ref _workspace[0]);
+    }
+
+    /// <summary>Returns a pinned block of <paramref name="floats"/> floats for packed weights, replacing the previous one.</summary>
+    protected float* AllocatePacked(long floats)
+    {
+        if (_packed.Length != floats) _packed = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(1, floats)), pinned: true);
+        return (float*)Unsafe.AsPointer(ref _packed[0]);
+    }
+
+    /// <summary>Re-packs the weights into the panel order the active kernels stream.</summary>
+    protected abstract void PackWeights(float* parameters);
+
+    /// <summary>Runs the forward pass; arguments are checked, weights packed, attention null when not captured.</summary>
+    protected abstract void ForwardCore(float* pixels, int batch, float* logits, float* attention);
+
+    public void Forward(ReadOnlySpan<float> pixels, int batch, Span<float> logits) => Forward(pixels, batch, logits, default);
+
+    public void Forward(ReadOnlySpan<float> pixels, int batch, Span<float> logits, Span<float> attention)
+    {
+        CheckBatch(pixels.Length, batch, logits.Length);
+        long perImage = (long)Config.Layers * Config.Heads * Config.Tokens * Config.Tokens;
+        if (!attention.IsEmpty && attention.Length != batch * perImage)
+            throw new ArgumentException($"attention must hold batch × layers × heads × tokens² = {batch * perImage:N0} floats; it holds {attention.Length:N0}.", nameof(attention));
+        EnsurePacked();
+        fixed (float* p = pixels)
+        fixed (float* l = logits)
+        fixed (float* a = attention)
+            ForwardCore(p, batch, l, attention.IsEmpty ? null : a);
+    }
+
+    /// <summary>Packs the weights if the parameters changed since the last pack.</summary>
+    protected void EnsurePacked()
+    {
+        if (_packedVersion == _parameterVersion) return;
+        PackWeights(ParameterPointer);
+        _packedVersion = _parameterVersion;
+    }
+
+    /// <summary>Throws a clear <see cref="ArgumentException"/> when the buffers do not match the batch.</summary>
+    protected void CheckBatch(int pixelCount, int batch, int logitCount)
+    {
+        if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch), batch, "The batch must hold at least one image.");
+        if ((long)pixelCount != (long)batch * Config.PixelsPerImage)
+            throw new ArgumentException($"pixels must hold batch × {Config.Channels} × {Config.ImageSize} × {Config.ImageSize} = {(long)batch * Config.PixelsPerImage:N0} floats (NCHW); it holds {pixelCount:N0}.", "pixels");
+        if ((long)logitCount != (long)batch * Config.Classes)
+            throw new ArgumentException($"logits must hold batch × {Config.Classes} classes = {(long)batch * Config.Classes:N0} floats; it holds {logitCount:N0}.", "logits");
+    }
+}

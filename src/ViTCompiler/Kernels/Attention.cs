@@ -1,0 +1,124 @@
+using ViTCompiler.Threading;
+
+namespace ViTCompiler.Kernels;
+
+/// <summary>Where multi-head attention reads and writes; all sizes are the generated model's constants.</summary>
+public unsafe struct AttentionProblem
+{
+    /// <summary>(B, N, 3D) query/key/value rows, heads side by side within each third (timm's fused qkv layout).</summary>
+    public float* Qkv;
+    /// <summary>(B, N, D) output: head h fills columns [h·hd, (h+1)·hd).</summary>
+    public float* Output;
+    /// <summary>(B, H, N, N) probabilities kept for the backward pass, or null (then a per-thread scratch square is used).</summary>
+    public float* Probabilities;
+    /// <summary>Optional copy of the probabilities for the caller, image b head h at Capture + b·CaptureImageStride + h·N².</summary>
+    public float* Capture;
+    public long CaptureImageStride;
+    public int Batch, Tokens, Hidden, Heads, HeadDim;
+    /// <summary>K blocks for q·kᵀ (K = hd) and p·v (K = N).</summary>
+    public int ScoresBlockK, ValuesBlockK;
+    public float* Scratch;
+    public nint ScratchPerWorker;
+}
+
+/// <summary>
+/// Multi-head self-attention, one (image, head) pair per work item so its N × N scores stay in that core's cache
+/// between the two products: S = (Q/√hd)·Kᵀ, P = softmax(S), O = P·V. <typeparamref name="TScores"/> is the tile for
+/// products N wide (scores), <typeparamref name="TValues"/> for products hd wide.
+/// </summary>
+public static unsafe class Attention<TScores, TValues>
+    where TScores : IGemmKernel where TValues : IGemmKernel
+{
+    /// <summary>Per-thread scratch, in floats, that <see cref="Forward"/> and <see cref="Backward"/> need.</summary>
+    public static long ScratchFloats(int tokens, int scoresBlockK, int valuesBlockK) =>
+        2L * tokens * tokens + Math.Max(Gemm.ScratchFloats<TScores>(scoresBlockK), Gemm.ScratchFloats<TValues>(valuesBlockK));
+
+    public static void Forward(ref AttentionProblem problem, WorkerPool pool, int threads)
+    {
+        fixed (AttentionProblem* p = &problem)
+            pool.Run(problem.Batch * problem.Heads, threads, &ForwardItem, p);
+    }
+
+    private static void ForwardItem(void* context, int item, int worker)
+    {
+        AttentionProblem* a = (AttentionProblem*)context;
+        int n = a->Tokens, d = a->Hidden, hd = a->HeadDim, b = item / a->Heads, h = item % a->Heads;
+        float* scratch = a->Scratch + worker * a->ScratchPerWorker;
+        float* gemmScratch = scratch + 2L * n * n;
+        float* rows = a->Qkv + (long)b * n * 3 * d;
+        float* q = rows + h * hd, k = rows + d + h * hd, v = rows + 2 * d + h * hd;
+        float* p = a->Probabilities != null ? a->Probabilities + (long)item * n * n : scratch;
+
+        // (N, hd) · (hd, N) -> (N, N)   S = (Q / √hd) · Kᵀ   (Kᵀ read in place: B[e, j] = K[j, e])
+        GemmProblem scores = GemmProblem.Create(n, n, hd, a->ScoresBlockK, q, 3 * d, p, n);
+        scores.Alpha = 1f / MathF.Sqrt(hd);
+        scores.B = k; scores.BRowStride = 1; scores.BColStride = 3 * d;
+        Gemm.RunSerial<TScores>(ref scores, gemmScratch);
+
+        for (int i = 0; i < n; i++) Softmax.Row(p + (long)i * n, n);
+        if (a->Capture != null)
+            new ReadOnlySpan<float>(p, n * n).CopyTo(new Span<float>(a->Capture + b * a->CaptureImageStride + (long)h * n * n, n * n));
+
+        // (N, N) · (N, hd) -> (N, hd)   O[:, h] = P · V
+        GemmProblem values = GemmProblem.Create(n, hd, n, a->ValuesBlockK, p, n, a->Output + (long)b * n * d + h * hd, d);
+        values.B = v; values.BRowStride = 3 * d; values.BColStride = 1;
+        Gemm.RunSerial<TValues>(ref values, gemmScratch);
+    }
+
+    /// <summary>
+    /// From dO = d loss / d Output (in <see cref="AttentionProblem.Output"/>) and the kept probabilities, writes
+    /// d loss / d qkv into <paramref name="dqkv"/> (B, N, 3D), overwriting it.
+    /// </summary>
+    public static void Backward(ref AttentionProblem problem, float* dqkv, WorkerPool pool, int threads)
+    {
+        var job = new BackwardJob { Problem = (AttentionProblem*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref problem), Dqkv = dqkv };
+        pool.Run(problem.Batch * problem.Heads, threads, &BackwardItem, &job);
+    }
+
+    private struct BackwardJob
+    {
+        public AttentionProblem* Problem;
+        public float* Dqkv;
+    }
+
+    private static void BackwardItem(void* context, int item, int worker)
+    {
+        BackwardJob* job = (BackwardJob*)context;
+        AttentionProblem* a = job->Problem;
+        int n = a->Tokens, d = a->Hidden, hd = a->HeadDim, b = item / a->Heads, h = item % a->Heads;
+        float* scratch = a->Scratch + worker * a->ScratchPerWorker;
+        float* ds = scratch, gemmScratch = scratch + 2L * n * n;
+        float* rows = a->Qkv + (long)b * n * 3 * d;
+        float* q = rows + h * hd, k = rows + d + h * hd, v = rows + 2 * d + h * hd;
+        float* grads = job->Dqkv + (long)b * n * 3 * d;
+        float* dq = grads + h * hd, dk = grads + d + h * hd, dv = grads + 2 * d + h * hd;
+        float* p = a->Probabilities + (long)item * n * n;
+        float* dout = a->Output + (long)b * n * d + h * hd;
+        float scale = 1f / MathF.Sqrt(hd);
+
+        // dP = dO · Vᵀ          (N, hd) · (hd, N) -> (N, N)
+        GemmProblem dprob = GemmProblem.Create(n, n, hd, a->ScoresBlockK, dout, d, ds, n);
+        dprob.B = v; dprob.BRowStride = 1; dprob.BColStride = 3 * d;
+        Gemm.RunSerial<TScores>(ref dprob, gemmScratch);
+
+        // dV = Pᵀ · dO          (N, N) · (N, hd) -> (N, hd)
+        GemmProblem dvalues = GemmProblem.Create(n, hd, n, a->ValuesBlockK, p, 1, dv, 3 * d);
+        dvalues.AColStride = n;
+        dvalues.B = dout; dvalues.BRowStride = d; dvalues.BColStride = 1;
+        Gemm.RunSerial<TValues>(ref dvalues, gemmScratch);
+
+        // dS = P ⊙ (dP − rowsum(dP ⊙ P)) / √hd   (the 1/√hd of S = Q·Kᵀ/√hd, applied once here)
+        for (int i = 0; i < n; i++) Softmax.BackwardRow(p + (long)i * n, ds + (long)i * n, n, scale);
+
+        // dQ = dS · K           (N, N) · (N, hd) -> (N, hd)
+        GemmProblem dquery = GemmProblem.Create(n, hd, n, a->ValuesBlockK, ds, n, dq, 3 * d);
+        dquery.B = k; dquery.BRowStride = 3 * d; dquery.BColStride = 1;
+        Gemm.RunSerial<TValues>(ref dquery, gemmScratch);
+
+        // dK = dSᵀ · Q          (N, N) · (N, hd) -> (N, hd)
+        GemmProblem dkey = GemmProblem.Create(n, hd, n, a->ValuesBlockK, ds, 1, dk, 3 * d);
+        dkey.AColStride = n;
+        dkey.B = q; dkey.BRowStride = 3 * d; dkey.BColStride = 1;
+        Gemm.RunSerial<TValues>(ref dkey, gemmScratch);
+    }
+}

@@ -1,0 +1,252 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using ViTCompiler.Threading;
+
+namespace ViTCompiler.Kernels;
+
+/// <summary>What a GEMM does to each finished tile of C before it leaves the cache.</summary>
+public enum GemmEpilogue
+{
+    /// <summary>Nothing.</summary>
+    None,
+    /// <summary>C = GELU(C), in place (inference: fc1 + GELU in one pass).</summary>
+    Gelu,
+    /// <summary>Keeps C and writes GELU(C) to a second matrix (training: the backward pass needs both).</summary>
+    GeluTo,
+}
+
+/// <summary>
+/// One product C (M × N) (+)= A (M × K) · B (K × N), every operand described by a pointer and two strides so that
+/// transposed operands (Wᵀ, dYᵀ, Kᵀ) cost nothing but a different packing order.
+/// </summary>
+public unsafe struct GemmProblem
+{
+    public int M, N, K;
+    /// <summary>K block: how many k the micro-kernel runs before C is written back (chosen by the generator, ≤ 512).</summary>
+    public int BlockK;
+    /// <summary>A[i, k] = A[i·ARowStride + k·AColStride].</summary>
+    public float* A;
+    public nint ARowStride, AColStride;
+    /// <summary>Factor applied to A while packing (1 for none).</summary>
+    public float Alpha;
+    /// <summary>B[k, j] = B[k·BRowStride + j·BColStride]; ignored when <see cref="BPacked"/> is set.</summary>
+    public float* B;
+    public nint BRowStride, BColStride;
+    /// <summary>B already packed by <see cref="Gemm.PackB{TKernel}"/> with the same BlockK, or null.</summary>
+    public float* BPacked;
+    /// <summary>C[i, j] = C[i·Ldc + j].</summary>
+    public float* C;
+    public nint Ldc;
+    /// <summary>Per-column bias added once, or null.</summary>
+    public float* Bias;
+    /// <summary>Adds to C instead of overwriting it (residual connections, gradient accumulation).</summary>
+    public bool Accumulate;
+    public GemmEpilogue Epilogue;
+    /// <summary>Destination of <see cref="GemmEpilogue.GeluTo"/>, with its row stride.</summary>
+    public float* EpilogueOut;
+    public nint EpilogueLd;
+
+    /// <summary>A problem with row-major A (M × K, stride lda) and row-major C (stride ldc); set B and the rest after.</summary>
+    public static GemmProblem Create(int m, int n, int k, int blockK, float* a, nint lda, float* c, nint ldc) => new()
+    {
+        M = m, N = n, K = k, BlockK = blockK, A = a, ARowStride = lda, AColStride = 1, Alpha = 1f, C = c, Ldc = ldc,
+    };
+}
+
+/// <summary>
+/// The GEMM driver (Goto/BLIS loop order): for each block of MC rows and each chunk of NR-wide column panels, for each
+/// K block, pack the A rows into MR-row micro-panels (they stay in L2), pack or reuse the B panels (each stays in L1
+/// while every row tile of the block streams past it), and call the micro-kernel per tile. Work items are
+/// (row block × column chunk) pairs, so every element of C is produced by exactly one item, in a fixed k order: the
+/// result does not depend on the thread count.
+/// </summary>
+public static unsafe class Gemm
+{
+    /// <summary>Largest row block; 192 rows × 256 k × 4 bytes = 192 KiB of packed A, half a typical L2.</summary>
+    public const int MaxBlockRows = 192;
+
+    /// <summary>Widest column chunk whose B panels a work item packs itself (when B is not pre-packed).</summary>
+    public const int MaxChunkColumns = 512;
+
+    /// <summary>Column panels of width NR covering N columns.</summary>
+    public static int Panels(int n, int nr) => (n + nr - 1) / nr;
+
+    /// <summary>Floats <see cref="PackB{TKernel}"/> writes for a K × N matrix.</summary>
+    public static long PackedSize<TKernel>(int n, int k) where TKernel : IGemmKernel => (long)Panels(n, TKernel.NR) * TKernel.NR * k;
+
+    /// <summary>Per-thread scratch, in floats, that <see cref="Run{TKernel}"/> needs for this K block.</summary>
+    public static long ScratchFloats<TKernel>(int blockK) where TKernel : IGemmKernel =>
+        (long)RoundUp(MaxBlockRows, TKernel.MR) * blockK + (long)RoundUp(MaxChunkColumns, TKernel.NR) * blockK + 64;
+
+    private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
+
+    /// <summary>
+    /// Packs B[k, j] = b[k·rowStride + j·colStride] (K × N) into the panel order the driver streams: K blocks of
+    /// <paramref name="blockK"/>, within each the NR-wide panels, within each panel k-major rows of NR (zero padded).
+    /// Weights are packed like this once, when they change.
+    /// </summary>
+    public static void PackB<TKernel>(float* destination, float* b, nint rowStride, nint colStride, int n, int k, int blockK)
+        where TKernel : IGemmKernel
+    {
+        int nr = TKernel.NR, panels = Panels(n, nr);
+        for (int k0 = 0; k0 < k; k0 += blockK)
+        {
+            int kc = Math.Min(blockK, k - k0);
+            for (int p = 0; p < panels; p++)
+                PackBPanel(destination + (long)k0 * panels * nr + (long)p * kc * nr, b, rowStride, colStride, k0, kc, p * nr, Math.Min(nr, n - p * nr), nr);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PackBPanel(float* dst, float* b, nint rowStride, nint colStride, int k0, int kc, int j0, int width, int nr)
+    {
+        if (colStride == 1 && width == nr)
+        {
+            // Row-major B: each k row of the panel is a contiguous run of NR floats.
+            for (int k = 0; k < kc; k++)
+                Unsafe.CopyBlockUnaligned(dst + (long)k * nr, b + (k0 + k) * rowStride + j0, (uint)(nr * sizeof(float)));
+            return;
+        }
+        for (int k = 0; k < kc; k++)
+        {
+            float* src = b + (k0 + k) * rowStride + j0 * colStride;
+            float* row = dst + (long)k * nr;
+            int j = 0;
+            for (; j < width; j++) row[j] = src[j * colStride];
+            for (; j < nr; j++) row[j] = 0;
+        }
+    }
+
+    // Packs rows [i0, i0+rows) and k in [k0, k0+kc) of A into MR-row micro-panels, k-major, zero padded to MR rows.
+    private static void PackA(float* dst, in GemmProblem p, int i0, int rows, int k0, int kc, int mr)
+    {
+        float alpha = p.Alpha;
+        for (int t = 0; t < rows; t += mr)
+        {
+            float* panel = dst + (long)t * kc;
+            int height = Math.Min(mr, rows - t);
+            if (p.ARowStride == 1)
+            {
+                // Transposed A (dYᵀ in weight gradients): the MR values of one k are contiguous in memory.
+                for (int k = 0; k < kc; k++)
+                {
+                    float* src = p.A + (i0 + t) + (k0 + k) * p.AColStride;
+                    float* d = panel + (long)k * mr;
+                    int r = 0;
+                    for (; r < height; r++) d[r] = src[r] * alpha;
+                    for (; r < mr; r++) d[r] = 0;
+                }
+            }
+            else
+            {
+                for (int r = 0; r < height; r++)
+                {
+                    float* src = p.A + (i0 + t + r) * p.ARowStride + k0 * p.AColStride;
+                    for (int k = 0; k < kc; k++) panel[(long)k * mr + r] = src[k * p.AColStride] * alpha;
+                }
+                for (int r = height; r < mr; r++)
+                    for (int k = 0; k < kc; k++) panel[(long)k * mr + r] = 0;
+            }
+        }
+    }
+
+    private struct Plan
+    {
+        public GemmProblem* Problem;
+        public int BlockRows, RowBlocks, Chunks, Panels;
+        public float* Scratch;
+        public nint ScratchPerWorker;
+    }
+
+    /// <summary>
+    /// Runs the product on up to <paramref name="threads"/> threads of <paramref name="pool"/>; <paramref name="scratch"/>
+    /// holds <paramref name="scratchPerWorker"/> ≥ <see cref="ScratchFloats{TKernel}"/> floats per thread.
+    /// </summary>
+    public static void Run<TKernel>(ref GemmProblem problem, WorkerPool pool, int threads, float* scratch, nint scratchPerWorker)
+        where TKernel : IGemmKernel
+    {
+        if (problem.M <= 0 || problem.N <= 0) return;
+        Plan plan = MakePlan<TKernel>(ref problem, threads, scratch, scratchPerWorker);
+        pool.Run(plan.RowBlocks * plan.Chunks, threads, &RunItem<TKernel>, &plan);
+    }
+
+    /// <summary>Runs the product on the calling thread only (used inside work items that are already parallel).</summary>
+    public static void RunSerial<TKernel>(ref GemmProblem problem, float* scratch) where TKernel : IGemmKernel
+    {
+        if (problem.M <= 0 || problem.N <= 0) return;
+        Plan plan = MakePlan<TKernel>(ref problem, 1, scratch, 0);
+        int items = plan.RowBlocks * plan.Chunks;
+        for (int t = 0; t < items; t++) RunItem<TKernel>(&plan, t, 0);
+    }
+
+    private static Plan MakePlan<TKernel>(ref GemmProblem problem, int threads, float* scratch, nint scratchPerWorker) where TKernel : IGemmKernel
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        // Even row blocks: 197 rows become 2 × 102, not 192 + 5.
+        int rowBlocks = (problem.M + MaxBlockRows - 1) / MaxBlockRows;
+        int blockRows = RoundUp((problem.M + rowBlocks - 1) / rowBlocks, mr);
+        rowBlocks = (problem.M + blockRows - 1) / blockRows;
+        int panels = Panels(problem.N, nr);
+        // Enough items to keep every thread busy to the end (about three each), but chunks of at least two panels so
+        // packing A stays a small fraction of the work; and narrow enough that a chunk's B panels fit the scratch.
+        int chunks = threads <= 1 ? 1 : Math.Max(1, Math.Min(panels / 2, (3 * threads + rowBlocks - 1) / rowBlocks));
+        if (problem.BPacked == null) chunks = Math.Max(chunks, Panels(panels * nr, RoundUp(MaxChunkColumns, nr)));
+        chunks = Math.Min(chunks, panels);
+        return new Plan
+        {
+            Problem = (GemmProblem*)Unsafe.AsPointer(ref problem),
+            BlockRows = blockRows, RowBlocks = rowBlocks, Chunks = chunks, Panels = panels,
+            Scratch = scratch, ScratchPerWorker = scratchPerWorker,
+        };
+    }
+
+    private static void RunItem<TKernel>(void* context, int item, int worker) where TKernel : IGemmKernel
+    {
+        Plan* plan = (Plan*)context;
+        ref GemmProblem p = ref *plan->Problem;
+        int mr = TKernel.MR, nr = TKernel.NR;
+        int rowBlock = item / plan->Chunks, chunk = item % plan->Chunks;
+        int i0 = rowBlock * plan->BlockRows, rows = Math.Min(plan->BlockRows, p.M - i0);
+        int p0 = (int)((long)chunk * plan->Panels / plan->Chunks), p1 = (int)((long)(chunk + 1) * plan->Panels / plan->Chunks);
+
+        float* packedA = plan->Scratch + worker * plan->ScratchPerWorker;
+        float* packedB = packedA + (long)RoundUp(MaxBlockRows, mr) * p.BlockK;
+        for (int k0 = 0; k0 < p.K; k0 += p.BlockK)
+        {
+            int kc = Math.Min(p.BlockK, p.K - k0);
+            bool first = k0 == 0, last = k0 + kc >= p.K;
+            PackA(packedA, in p, i0, rows, k0, kc, mr);
+            for (int panel = p0; panel < p1; panel++)
+            {
+                int j0 = panel * nr, width = Math.Min(nr, p.N - j0);
+                float* b;
+                if (p.BPacked != null) b = p.BPacked + (long)k0 * plan->Panels * nr + (long)panel * kc * nr;
+                else
+                {
+                    b = packedB + (long)(panel - p0) * kc * nr;
+                    PackBPanel(b, p.B, p.BRowStride, p.BColStride, k0, kc, j0, width, nr);
+                }
+                float* bias = first && p.Bias != null ? p.Bias + j0 : null;
+                bool accumulate = !first || p.Accumulate;
+                for (int t = 0; t < rows; t += mr)
+                {
+                    int height = Math.Min(mr, rows - t);
+                    float* c = p.C + (i0 + t) * p.Ldc + j0;
+                    TKernel.Run(kc, packedA + (long)t * kc, b, c, p.Ldc, bias, accumulate, height, width);
+                    if (last && p.Epilogue != GemmEpilogue.None)
+                        ApplyEpilogue(in p, c, i0 + t, j0, height, width);
+                }
+            }
+        }
+    }
+
+    private static void ApplyEpilogue(in GemmProblem p, float* c, int i, int j, int height, int width)
+    {
+        for (int r = 0; r < height; r++)
+        {
+            float* row = c + r * p.Ldc;
+            float* output = p.Epilogue == GemmEpilogue.Gelu ? row : p.EpilogueOut + (i + r) * p.EpilogueLd + j;
+            Activations.Gelu(row, output, width);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+namespace ViTCompiler;
+
+/// <summary>
+/// Initialises a parameter block the way the paper's JAX code does (timm's "jax" scheme): Xavier-uniform dense
+/// kernels (q, k and v counted separately), LeCun-normal patch projection, N(0, 0.02) position embeddings, a zero
+/// [class] token, a zero head, MLP biases N(0, 1e-6), other biases zero, LayerNorm scale one and shift zero.
+/// </summary>
+public static class ParameterInit
+{
+    /// <summary>Fills <paramref name="parameters"/> deterministically from <paramref name="seed"/>.</summary>
+    public static void Initialize(VitConfig config, Span<float> parameters, ulong seed)
+    {
+        ParameterLayout layout = config.Layout;
+        if (parameters.Length != layout.Count)
+            throw new ArgumentException($"The parameter block holds {parameters.Length:N0} floats; {config} needs {layout.Count:N0}.", nameof(parameters));
+        var rng = new VitRandom(seed);
+        foreach (ParameterTensor t in layout)
+        {
+            Span<float> v = t.Of(parameters);
+            string n = t.Name;
+            if (n == "patch_embed.proj.weight")
+            {
+                // LeCun normal: truncated normal with variance 1/fan_in; 0.8796… is the std of N(0,1) truncated at ±2.
+                double std = Math.Sqrt(1.0 / config.PatchDim) / 0.87962566103423978;
+                for (int i = 0; i < v.Length; i++) v[i] = (float)(std * rng.NextTruncatedGaussian());
+            }
+            else if (n == "pos_embed") FillGaussian(v, ref rng, 0.02);
+            else if (n == "cls_token" || n.StartsWith("head.", StringComparison.Ordinal)) v.Clear();
+            else if (t.Kind == ParameterKind.Norm) v.Fill(n.EndsWith(".weight", StringComparison.Ordinal) ? 1f : 0f);
+            else if (t.Kind == ParameterKind.Matrix)
+            {
+                int fanOut = t.Shape[0], fanIn = t.Shape[1];
+                if (n.EndsWith("attn.qkv.weight", StringComparison.Ordinal)) fanOut /= 3;
+                double limit = Math.Sqrt(6.0 / (fanIn + fanOut));
+                for (int i = 0; i < v.Length; i++) v[i] = (float)((rng.NextDouble() * 2 - 1) * limit);
+            }
+            else if (n.Contains(".mlp.", StringComparison.Ordinal)) FillGaussian(v, ref rng, 1e-6);
+            else v.Clear();
+        }
+    }
+
+    private static void FillGaussian(Span<float> v, ref VitRandom rng, double std)
+    {
+        for (int i = 0; i < v.Length; i++) v[i] = (float)(std * rng.NextGaussian());
+    }
+}

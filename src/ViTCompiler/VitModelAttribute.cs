@@ -1,0 +1,59 @@
+namespace ViTCompiler;
+
+/// <summary>How the encoder's output tokens become the one vector the classification head sees.</summary>
+public enum VitPooling
+{
+    /// <summary>A learned [class] token is prepended; the head reads its final state (the paper's default).</summary>
+    ClassToken = 0,
+
+    /// <summary>No [class] token; the head reads the mean of all patch tokens after the final LayerNorm (the paper's "GAP").</summary>
+    Mean = 1,
+}
+
+/// <summary>
+/// Declares a Vision Transformer whose forward and backward passes the ViTCompiler source generator emits as
+/// shape-fixed SIMD code. Put it on a <c>partial</c>, non-generic, top-level or namespace-level class; every property
+/// left unset takes the ViT-B/16 value at 224×224 with 1000 classes.
+/// </summary>
+/// <example>
+/// <code>
+/// [VitModel(ImageSize = 28, Channels = 1, Patch = 4, Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
+/// public partial class FashionVit { }
+/// </code>
+/// </example>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
+public sealed class VitModelAttribute : Attribute
+{
+    /// <summary>Side of the square input image in pixels. Must be a multiple of <see cref="Patch"/>.</summary>
+    public int ImageSize { get; set; } = 224;
+
+    /// <summary>Colour channels of the input (3 for RGB, 1 for grey).</summary>
+    public int Channels { get; set; } = 3;
+
+    /// <summary>Side of the square patches the image is cut into.</summary>
+    public int Patch { get; set; } = 16;
+
+    /// <summary>Number of encoder blocks.</summary>
+    public int Layers { get; set; } = 12;
+
+    /// <summary>Token width D. Must be a multiple of <see cref="Heads"/>.</summary>
+    public int Hidden { get; set; } = 768;
+
+    /// <summary>Number of attention heads.</summary>
+    public int Heads { get; set; } = 12;
+
+    /// <summary>Hidden width of the MLP; 0 means 4 × <see cref="Hidden"/>.</summary>
+    public int MlpDim { get; set; }
+
+    /// <summary>Number of output classes of the linear head.</summary>
+    public int Classes { get; set; } = 1000;
+
+    /// <summary>Class-token or mean pooling before the head.</summary>
+    public VitPooling Pooling { get; set; } = VitPooling.ClassToken;
+
+    /// <summary>Epsilon of every LayerNorm (1e-6 in the paper's code and timm; HuggingFace checkpoints use 1e-12).</summary>
+    public double LayerNormEpsilon { get; set; } = 1e-6;
+
+    /// <summary>Whether the query/key/value projection has a bias (true for all the paper's models).</summary>
+    public bool QkvBias { get; set; } = true;
+}

@@ -1,0 +1,65 @@
+using ViTCompiler.Reference;
+
+namespace ViTCompiler.Tests;
+
+/// <summary>Random but realistic inputs: the default initialisation zeroes the head, which would hide most bugs.</summary>
+public static class TestData
+{
+    /// <summary>Fills every tensor with values of the scale training produces, so every path contributes to the logits.</summary>
+    public static void Randomize(IVitModel model, ulong seed)
+    {
+        var rng = new VitRandom(seed);
+        Span<float> p = model.Parameters;
+        foreach (ParameterTensor t in model.Config.Layout)
+        {
+            Span<float> v = t.Of(p);
+            for (int i = 0; i < v.Length; i++)
+            {
+                double u = rng.NextDouble() * 2 - 1;
+                v[i] = (float)(t.Kind switch
+                {
+                    ParameterKind.Matrix => u * Math.Sqrt(3.0 / t.Shape.Skip(1).Aggregate(1, (a, b) => a * b)),
+                    ParameterKind.Norm when t.Name.EndsWith(".weight") => 1 + 0.3 * u,
+                    ParameterKind.Embedding => 0.5 * u,
+                    _ => 0.2 * u,
+                });
+            }
+        }
+        model.ParametersChanged();
+    }
+
+    public static float[] Pixels(VitConfig config, int batch, ulong seed)
+    {
+        var rng = new VitRandom(seed);
+        float[] pixels = new float[batch * config.PixelsPerImage];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (float)(rng.NextDouble() * 2 - 1);
+        return pixels;
+    }
+
+    public static double[] ToDouble(ReadOnlySpan<float> values)
+    {
+        double[] result = new double[values.Length];
+        for (int i = 0; i < values.Length; i++) result[i] = values[i];
+        return result;
+    }
+
+    /// <summary>Largest |a − b| divided by the largest |b| (error relative to the output's scale).</summary>
+    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected)
+    {
+        double maxDiff = 0, scale = 1e-30;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (!double.IsFinite(actual[i])) return double.PositiveInfinity;
+            maxDiff = Math.Max(maxDiff, Math.Abs(actual[i] - expected[i]));
+            scale = Math.Max(scale, Math.Abs(expected[i]));
+        }
+        return maxDiff / scale;
+    }
+
+    public static double[] ReferenceLogits(IVitModel model, float[] pixels, int batch, double[]? attention = null)
+    {
+        double[] logits = new double[batch * model.Config.Classes];
+        ReferenceVit.Forward(model.Config, ToDouble(model.Parameters), pixels, batch, logits, attention);
+        return logits;
+    }
+}

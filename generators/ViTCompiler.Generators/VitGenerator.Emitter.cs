@@ -175,6 +175,9 @@ namespace ViTCompiler.Generators
                 WriteDispatchMethod(w, spec, "protected override unsafe void PackWeights(float* parameters)", "PackWeights", "parameters");
                 w.Line();
                 WriteDispatchMethod(w, spec, "protected override unsafe void ForwardCore(float* pixels, int batch, float* logits, float* attention)", "Forward", "pixels, batch, logits, attention");
+                w.Line();
+                w.Line("protected override unsafe float TrainStepCore(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits) =>");
+                w.Line("    throw new global::System.NotImplementedException(\"The generated backward pass is not written yet.\");");
             }
 
             private static void WriteDispatchMethod(SourceWriter w, VitSpec spec, string signature, string target, string arguments)

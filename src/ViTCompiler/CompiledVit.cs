@@ -11,6 +11,7 @@ namespace ViTCompiler;
 public abstract unsafe class CompiledVit : IVitModel
 {
     private readonly float[] _parameters;
+    private float[]? _gradients;
     private float[] _packed = [];
     private float[] _workspace = [];
     private int _parameterVersion = 1, _packedVersion;
@@ -35,6 +36,36 @@ public abstract unsafe class CompiledVit : IVitModel
     public Span<float> Parameters => _parameters;
 
     public void ParametersChanged() => _parameterVersion++;
+
+    /// <summary>The gradient block, allocated (pinned) on first use so inference-only models do not pay for it.</summary>
+    public Span<float> Gradients => _gradients ??= GC.AllocateArray<float>(_parameters.Length, pinned: true);
+
+    /// <summary>The gradient block (pinned).</summary>
+    protected float* GradientPointer
+    {
+        get
+        {
+            _gradients ??= GC.AllocateArray<float>(_parameters.Length, pinned: true);
+            return (float*)Unsafe.AsPointer(ref _gradients[0]);
+        }
+    }
+
+    public float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainingOptions options, Span<float> logits)
+    {
+        CheckBatch(pixels.Length, batch, logits.IsEmpty ? batch * Config.Classes : logits.Length);
+        options.Validate();
+        if (labels.Length != batch) throw new ArgumentException($"labels must hold one label per image ({batch}); it holds {labels.Length}.", nameof(labels));
+        foreach (int label in labels)
+            if ((uint)label >= (uint)Config.Classes)
+                throw new ArgumentOutOfRangeException(nameof(labels), label, $"A label must be in [0, {Config.Classes}).");
+        fixed (float* p = pixels)
+        fixed (int* y = labels)
+        fixed (float* l = logits)
+            return TrainStepCore(p, y, batch, options, logits.IsEmpty ? null : l);
+    }
+
+    /// <summary>Training forward + backward with checked arguments; adds gradients, returns the mean loss.</summary>
+    protected abstract float TrainStepCore(float* pixels, int* labels, int batch, in TrainingOptions options, float* logits);
 
     public int Threads
     {

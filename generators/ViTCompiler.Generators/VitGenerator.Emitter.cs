@@ -65,7 +65,8 @@ namespace ViTCompiler.Generators
                 foreach (ProductPlan product in p.Products)
                 {
                     string tiles = string.Join("  ", product.Tiles.Select(t => $"{Title(t.Isa)} {t.MR}×{t.NR}"));
-                    w.Line($"//   {product.Name,-7} N {product.N,5}  K {product.K,5}  block {product.BlockK,4}   {tiles}   {product.Formula}");
+                    string k = product.K == 0 ? "rows" : product.K.ToString(CultureInfo.InvariantCulture);
+                    w.Line($"//   {product.Name,-11} N {product.N,5}  K {k,5}  block {product.BlockK,4}   {tiles}   {product.Formula}");
                 }
                 w.Line("#nullable enable");
                 w.Line("#pragma warning disable CS1591 // the members below are described by this header");
@@ -98,6 +99,8 @@ namespace ViTCompiler.Generators
                     WritePackWeights(w, spec);
                     w.Line();
                     WriteForward(w, spec);
+                    w.Line();
+                    WriteTraining(w, spec);
                     foreach (TileSpec tile in p.Tiles)
                     {
                         w.Line();
@@ -150,15 +153,30 @@ namespace ViTCompiler.Generators
                 }
             }
 
-            private static string TypeArguments(VitSpec spec, string isa) =>
-                string.Join(", ", spec.Plan.Products.Select(product => product.Tiles.First(t => t.Isa == isa).TypeName));
+            // One type parameter per distinct micro-kernel slot, in the order the products first use it.
+            private static IEnumerable<ProductPlan> Slots(VitSpec spec, bool training) =>
+                spec.Plan.Products.Where(product => training || !product.Backward)
+                    .GroupBy(product => product.TypeParameter).Select(group => group.First());
 
-            private static string TypeParameters(VitSpec spec) => string.Join(", ", spec.Plan.Products.Select(product => product.TypeParameter));
+            private static string TypeArguments(VitSpec spec, string isa, bool training) =>
+                string.Join(", ", Slots(spec, training).Select(product => product.Tiles.First(t => t.Isa == isa).TypeName));
 
-            private static void WriteConstraints(SourceWriter w, VitSpec spec)
+            private static string TypeParameters(VitSpec spec, bool training) =>
+                string.Join(", ", Slots(spec, training).Select(product => product.TypeParameter));
+
+            private static void WriteConstraints(SourceWriter w, VitSpec spec, bool training)
             {
-                foreach (ProductPlan product in spec.Plan.Products)
+                foreach (ProductPlan product in Slots(spec, training))
                     w.Line($"    where {product.TypeParameter} : {Kernels}.IGemmKernel");
+            }
+
+            /// <summary>A local computing the per-thread scratch every product of the pass needs.</summary>
+            private static void WriteScratch(SourceWriter w, VitSpec spec, bool training)
+            {
+                w.Line("long perWorker = " + Kernels + ".Attention<TScores, TValues>.ScratchFloats(Tokens, BlockK.Scores, BlockK.Values);");
+                foreach (ProductPlan product in spec.Plan.Products.Where(product => training || !product.Backward))
+                    if (product.Name is not ("Scores" or "Values"))
+                        w.Line($"perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<{product.TypeParameter}>(BlockK.{product.Name}));");
             }
 
             // The guards are JIT-time constants, so each call below compiles to one direct call of one instantiation.
@@ -172,22 +190,22 @@ namespace ViTCompiler.Generators
                     w.Line(guard.Length > 0 ? $"    {guard} ? {text} :" : $"    {text};");
                 }
                 w.Line();
-                WriteDispatchMethod(w, spec, "protected override unsafe void PackWeights(float* parameters)", "PackWeights", "parameters");
+                WriteDispatchMethod(w, spec, "protected override unsafe void PackWeights(float* parameters)", "PackWeights", "parameters", training: false);
                 w.Line();
-                WriteDispatchMethod(w, spec, "protected override unsafe void ForwardCore(float* pixels, int batch, float* logits, float* attention)", "Forward", "pixels, batch, logits, attention");
+                WriteDispatchMethod(w, spec, "protected override unsafe void ForwardCore(float* pixels, int batch, float* logits, float* attention)", "Forward", "pixels, batch, logits, attention", training: false);
                 w.Line();
-                w.Line("protected override unsafe float TrainStepCore(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits) =>");
-                w.Line("    throw new global::System.NotImplementedException(\"The generated backward pass is not written yet.\");");
+                WriteDispatchMethod(w, spec, "protected override unsafe float TrainStepCore(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits)",
+                    "return TrainStep", "pixels, labels, batch, options, logits", training: true);
             }
 
-            private static void WriteDispatchMethod(SourceWriter w, VitSpec spec, string signature, string target, string arguments)
+            private static void WriteDispatchMethod(SourceWriter w, VitSpec spec, string signature, string target, string arguments, bool training)
             {
                 using (w.Block(signature))
                 {
                     bool first = true;
                     foreach ((string isa, string guard, _) in s_paths)
                     {
-                        string call = $"{target}<{TypeArguments(spec, isa)}>({arguments});";
+                        string call = $"{target}<{TypeArguments(spec, isa, training)}>({arguments});";
                         if (guard.Length == 0) w.Line("else " + call);
                         else w.Line($"{(first ? "" : "else ")}if ({guard}) {call}");
                         first = false;
@@ -201,8 +219,8 @@ namespace ViTCompiler.Generators
                 w.Line("private long _packedPatch, _packedBlocks, _packedBlockStride, _packedQkv, _packedProj, _packedFc1, _packedFc2, _packedHead;");
                 w.Line();
                 w.Line("// A torch-layout weight W (out × in) is read as B = Wᵀ: B[k, j] = W[j·in + k], so row stride 1, column stride in.");
-                w.Line($"private unsafe void PackWeights<{TypeParameters(spec)}>(float* w)");
-                WriteConstraints(w, spec);
+                w.Line($"private unsafe void PackWeights<{TypeParameters(spec, false)}>(float* w)");
+                WriteConstraints(w, spec, false);
                 w.Line("{");
                 w.Line("    long size = 0;");
                 w.Line("    _packedPatch = size; size += Gemm.PackedSize<TPatch>(Hidden, PatchDim);");
@@ -237,18 +255,15 @@ namespace ViTCompiler.Generators
                 w.Line("// Inference: one residual stream x; ln outputs and attention heads share a; qkv and MLP hidden have their own.");
                 w.Line($"private const long InferenceFloatsPerImage = PatchCount * PatchDim + PatchCount * Hidden + 2 * Tokens * Hidden + Tokens * 3 * Hidden + Tokens * MlpWidth + Hidden;");
                 w.Line();
-                w.Line($"private unsafe void Forward<{TypeParameters(spec)}>(float* pixels, int batch, float* logits, float* attention)");
-                WriteConstraints(w, spec);
+                w.Line($"private unsafe void Forward<{TypeParameters(spec, false)}>(float* pixels, int batch, float* logits, float* attention)");
+                WriteConstraints(w, spec, false);
                 w.Line("{");
                 using (new Indent(w))
                 {
                     w.Line("global::ViTCompiler.Threading.WorkerPool pool = Pool;");
                     w.Line("int threads = Threads, rows = batch * Tokens;");
                     w.Line("float* w = ParameterPointer, packed = PackedPointer;");
-                    w.Line($"long perWorker = global::System.Math.Max(global::System.Math.Max(global::System.Math.Max(Gemm.ScratchFloats<TPatch>(BlockK.Patch), Gemm.ScratchFloats<TQkv>(BlockK.Qkv)),");
-                    w.Line($"    global::System.Math.Max(Gemm.ScratchFloats<TProj>(BlockK.Proj), Gemm.ScratchFloats<TFc1>(BlockK.Fc1))),");
-                    w.Line($"    global::System.Math.Max(global::System.Math.Max(Gemm.ScratchFloats<TFc2>(BlockK.Fc2), Gemm.ScratchFloats<THead>(BlockK.Head)),");
-                    w.Line($"    {Kernels}.Attention<TScores, TValues>.ScratchFloats(Tokens, BlockK.Scores, BlockK.Values)));");
+                    WriteScratch(w, spec, training: false);
                     w.Line("float* patches = Workspace(batch * InferenceFloatsPerImage + threads * perWorker);");
                     w.Line("float* embedded = patches + (long)batch * PatchCount * PatchDim;");
                     w.Line("float* x = embedded + (long)batch * PatchCount * Hidden;");
@@ -343,6 +358,285 @@ namespace ViTCompiler.Generators
                     w.Line("gemm.Bias = w + Offsets.HeadBias;");
                     w.Line("Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);");
                 }
+                w.Line("}");
+            }
+
+            private static void WriteTraining(SourceWriter w, VitSpec spec)
+            {
+                VitShape s = spec.Shape;
+                VitPlan p = spec.Plan;
+                int d = s.Hidden, n = p.Tokens, m = p.MlpWidth;
+                bool cls = !s.MeanPooling;
+                string rows = $"(B·{n}, {d})";
+                string K = Kernels;
+
+                w.Lines($$"""
+                    // ---- Training ----
+                    // The backward pass reads, per layer and for all B·{{n}} rows, what Saved lists; nothing is recomputed.
+                    // Per image: Input, Ln1, Attended, Middle, Ln2 (N × D each), Qkv (N × 3D), Fc1 and Gelu (N × M each),
+                    // Probabilities (H × N × N) and four LayerNorm statistics (N each).
+                    private const long SavedFloatsPerImage = 8L * Tokens * Hidden + 2L * Tokens * MlpWidth + (long)Heads * Tokens * Tokens + 4L * Tokens;
+
+                    /// <summary>One layer's saved activations, carved out of the training workspace.</summary>
+                    private readonly unsafe struct Saved
+                    {
+                        public readonly float* Input, Mean1, Rstd1, Ln1, Qkv, Probabilities, Attended, Middle, Mean2, Rstd2, Ln2, Fc1, Gelu;
+
+                        public Saved(float* start, int batch)
+                        {
+                            long rows = (long)batch * Tokens;
+                            Input = start;                                              // {{rows}}      x entering the block
+                            Mean1 = Input + rows * Hidden;                              // (B·{{n}})         ln1 statistics
+                            Rstd1 = Mean1 + rows;
+                            Ln1 = Rstd1 + rows;                                         // {{rows}}      ln1(x)
+                            Qkv = Ln1 + rows * Hidden;                                  // (B·{{n}}, {{3 * d}})
+                            Probabilities = Qkv + rows * 3 * Hidden;                    // (B, {{s.Heads}}, {{n}}, {{n}})
+                            Attended = Probabilities + (long)batch * Heads * Tokens * Tokens; // {{rows}}  heads, before the projection
+                            Middle = Attended + rows * Hidden;                          // {{rows}}      x after the attention branch
+                            Mean2 = Middle + rows * Hidden;                             // (B·{{n}})         ln2 statistics
+                            Rstd2 = Mean2 + rows;
+                            Ln2 = Rstd2 + rows;                                         // {{rows}}      ln2(x)
+                            Fc1 = Ln2 + rows * Hidden;                                  // (B·{{n}}, {{m}})     before GELU
+                            Gelu = Fc1 + rows * MlpWidth;                               // (B·{{n}}, {{m}})     after GELU and dropout
+                        }
+                    }
+
+                    """);
+                w.Line($"private unsafe float TrainStep<{TypeParameters(spec, true)}>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits)");
+                WriteConstraints(w, spec, true);
+                w.Line("{");
+                w.Push();
+                w.Line("global::ViTCompiler.Threading.WorkerPool pool = Pool;");
+                w.Line("int threads = Threads, rows = batch * Tokens, finalRows = " + (cls ? "batch" : "rows") + ";");
+                w.Line("float* w = ParameterPointer, g = GradientPointer;");
+                w.Line("ulong seed = options.Seed;");
+                w.Line("float drop = options.Dropout, path = options.DropPath;");
+                WriteScratch(w, spec, training: true);
+                w.Lines($$"""
+                    long layerFloats = batch * SavedFloatsPerImage, wide = global::System.Math.Max(MlpWidth, 3 * Hidden);
+                    float* patches = Workspace(batch * (PatchCount * PatchDim + PatchCount * Hidden) + Layers * layerFloats
+                        + rows * (4L * Hidden + wide) + finalRows * (2L * Hidden + 2) + batch * (2L * Hidden + 2L * Classes) + threads * perWorker);
+                    float* embedded = patches + (long)batch * PatchCount * PatchDim;   // also d(embedded) in the backward pass
+                    float* layers = embedded + (long)batch * PatchCount * Hidden;
+                    float* final = layers + Layers * layerFloats;                     // {{rows}} x after the last block
+                    float* dx = final + (long)rows * Hidden;                          // {{rows}} d loss / d x, the residual stream's gradient
+                    float* branch = dx + (long)rows * Hidden;                         // {{rows}} a residual branch, or its gradient
+                    float* da = branch + (long)rows * Hidden;                         // {{rows}} d ln(x), d heads
+                    float* dwide = da + (long)rows * Hidden;                          // (B·{{n}}, max(M, 3D)) d hidden, d qkv
+                    float* normIn = dwide + rows * wide;                              // final LayerNorm input ({{(cls ? "the [class] rows" : "all rows")}})
+                    float* normOut = normIn + (long)finalRows * Hidden;               // its output, then its gradient
+                    float* normMean = normOut + (long)finalRows * Hidden;
+                    float* normRstd = normMean + finalRows;
+                    float* pooled = normRstd + finalRows;                             // (B, {{d}})
+                    float* dpooled = pooled + (long)batch * Hidden;
+                    float* dlogits = dpooled + (long)batch * Hidden;                  // (B, {{s.Classes}})
+                    float* scores = dlogits + (long)batch * Classes;                  // (B, {{s.Classes}}) logits when the caller wants none
+                    float* scratch = scores + (long)batch * Classes;
+                    if (logits == null) logits = scores;
+                    {{K}}.GemmProblem gemm;
+
+                    // ---- forward, keeping what the backward pass reads ----
+                    // (B, {{s.Channels}}, {{s.ImageSize}}, {{s.ImageSize}}) -> (B·{{p.PatchCount}}, {{p.PatchDim}})   patches
+                    {{K}}.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
+
+                    // (B·{{p.PatchCount}}, {{p.PatchDim}}) -> (B·{{p.PatchCount}}, {{d}})   embedded = patches · Wpatchᵀ + bpatch (weights read in place: B[k, j] = W[j, k])
+                    gemm = {{K}}.GemmProblem.Create(batch * PatchCount, Hidden, PatchDim, BlockK.Patch, patches, PatchDim, embedded, Hidden);
+                    gemm.B = w + Offsets.PatchWeight; gemm.BRowStride = 1; gemm.BColStride = PatchDim;
+                    gemm.Bias = w + Offsets.PatchBias;
+                    Gemm.Run<TPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+                    // (B·{{p.PatchCount}}, {{d}}) -> {{rows}}   x = dropout([{{(cls ? "cls; " : "")}}embedded] + pos)
+                    float* x = new Saved(layers, batch).Input;
+                    {{K}}.TokenOps.AssembleTokens(embedded, {{(cls ? "w + Offsets.ClsToken" : "null")}}, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);
+                    {{K}}.Dropout.Apply(pool, threads, x, (long)rows * Hidden, seed, {{K}}.Dropout.Sites.Embeddings, drop);
+
+                    for (int layer = 0; layer < Layers; layer++)
+                    {
+                        var saved = new Saved(layers + layer * layerFloats, batch);
+                        float* output = layer + 1 < Layers ? new Saved(layers + (layer + 1) * layerFloats, batch).Input : final;
+                        float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+
+                        // {{rows}} -> {{rows}}   ln1 = LayerNorm(x), statistics kept
+                        {{K}}.LayerNorm.Forward(pool, threads, saved.Input, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, saved.Ln1, rows, Hidden, Epsilon, saved.Mean1, saved.Rstd1);
+
+                        // {{rows}} -> (B·{{n}}, {{3 * d}})   qkv = ln1 · Wqkvᵀ{{(s.QkvBias ? " + bqkv" : "")}}
+                        gemm = {{K}}.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, saved.Ln1, Hidden, saved.Qkv, 3 * Hidden);
+                        gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                    """);
+                if (s.QkvBias) w.Line("    gemm.Bias = block + BlockOffsets.QkvBias;");
+                w.Lines($$"""
+                        Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+                        // (B·{{n}}, {{3 * d}}) -> {{rows}}   attended = softmax(q · kᵀ / √{{p.HeadDim}}) · v, probabilities kept
+                        var attend = new {{K}}.AttentionProblem
+                        {
+                            Qkv = saved.Qkv, Output = saved.Attended, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
+                            Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                        };
+                        {{K}}.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
+
+                        // {{rows}} -> {{rows}}   middle = x + droppath(dropout(attended · Wprojᵀ + bproj))
+                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, saved.Attended, Hidden, branch, Hidden);
+                        gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                        gemm.Bias = block + BlockOffsets.ProjBias;
+                        Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                        {{K}}.Dropout.ResidualAdd(pool, threads, saved.Input, branch, saved.Middle, batch, Tokens * Hidden, seed,
+                            {{K}}.Dropout.Sites.AttentionOutput(layer), drop, {{K}}.Dropout.Sites.AttentionPath(layer), path);
+
+                        // {{rows}} -> {{rows}}   ln2 = LayerNorm(middle), statistics kept
+                        {{K}}.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, saved.Ln2, rows, Hidden, Epsilon, saved.Mean2, saved.Rstd2);
+
+                        // {{rows}} -> (B·{{n}}, {{m}})   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
+                        gemm = {{K}}.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
+                        gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                        gemm.Bias = block + BlockOffsets.Fc1Bias;
+                        gemm.Epilogue = {{K}}.GemmEpilogue.GeluTo; gemm.EpilogueOut = saved.Gelu; gemm.EpilogueLd = MlpWidth;
+                        Gemm.Run<TFc1>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                        {{K}}.Dropout.Apply(pool, threads, saved.Gelu, (long)rows * MlpWidth, seed, {{K}}.Dropout.Sites.MlpHidden(layer), drop);
+
+                        // (B·{{n}}, {{m}}) -> {{rows}}   output = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))
+                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc2, saved.Gelu, MlpWidth, branch, Hidden);
+                        gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = 1; gemm.BColStride = MlpWidth;
+                        gemm.Bias = block + BlockOffsets.Fc2Bias;
+                        Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                        {{K}}.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,
+                            {{K}}.Dropout.Sites.MlpOutput(layer), drop, {{K}}.Dropout.Sites.MlpPath(layer), path);
+                    }
+
+                    """);
+                if (cls)
+                    w.Lines($$"""
+                        // {{rows}} -> (B, {{d}})   pooled = norm(final[:, 0]): only the [class] rows are normalised
+                        {{K}}.TokenOps.GatherRows(final, (long)Tokens * Hidden, normIn, batch, Hidden);
+                        {{K}}.LayerNorm.Forward(pool, threads, normIn, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon, normMean, normRstd);
+                        """);
+                else
+                    w.Lines($$"""
+                        // {{rows}} -> (B, {{d}})   pooled = mean over tokens of norm(final)
+                        {{K}}.LayerNorm.Forward(pool, threads, final, w + Offsets.NormWeight, w + Offsets.NormBias, normOut, rows, Hidden, Epsilon, normMean, normRstd);
+                        {{K}}.TokenOps.Pool(normOut, pooled, batch, Tokens, Hidden, classToken: false);
+                        """);
+                w.Lines($$"""
+
+                    // (B, {{d}}) -> (B, {{s.Classes}})   logits = pooled · Wheadᵀ + bhead
+                    gemm = {{K}}.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
+                    gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                    gemm.Bias = w + Offsets.HeadBias;
+                    Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+                    // (B, {{s.Classes}}) -> loss, dlogits = (softmax(logits) − smoothed one-hot) / B
+                    float loss = {{K}}.Loss.CrossEntropy(logits, labels, batch, Classes, options.LabelSmoothing, dlogits);
+
+                    // ---- backward: every gradient is added into g ----
+                    // dWhead += dlogitsᵀ · pooled        (C, B) · (B, D) -> (C, D)
+                    gemm = {{K}}.GemmProblem.Create(Classes, Hidden, batch, BlockK.HeadWeight, dlogits, 1, g + Offsets.HeadWeight, Hidden);
+                    gemm.AColStride = Classes; gemm.B = pooled; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                    Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                    {{K}}.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + Offsets.HeadBias);
+
+                    // dpooled = dlogits · Whead           (B, C) · (C, D) -> (B, D)
+                    gemm = {{K}}.GemmProblem.Create(batch, Hidden, Classes, BlockK.HeadInput, dlogits, Classes, dpooled, Hidden);
+                    gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                    Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+                    """);
+                if (cls)
+                    w.Lines($$"""
+                        // pooled = norm(final[:, 0])   -> dx is zero except on the [class] rows
+                        {{K}}.LayerNorm.ParameterGradients(pool, threads, dpooled, normIn, normMean, normRstd, g + Offsets.NormWeight, g + Offsets.NormBias, batch, Hidden);
+                        {{K}}.LayerNorm.Backward(pool, threads, dpooled, normIn, normMean, normRstd, w + Offsets.NormWeight, normOut, batch, Hidden, accumulate: false);
+                        new global::System.Span<float>(dx, rows * Hidden).Clear();
+                        {{K}}.TokenOps.ScatterRows(normOut, dx, (long)Tokens * Hidden, batch, Hidden);
+                        """);
+                else
+                    w.Lines($$"""
+                        // pooled = mean(norm(final))   -> d norm = dpooled / N on every row
+                        {{K}}.TokenOps.PoolBackward(dpooled, normOut, batch, Tokens, Hidden, classToken: false);
+                        {{K}}.LayerNorm.ParameterGradients(pool, threads, normOut, final, normMean, normRstd, g + Offsets.NormWeight, g + Offsets.NormBias, rows, Hidden);
+                        {{K}}.LayerNorm.Backward(pool, threads, normOut, final, normMean, normRstd, w + Offsets.NormWeight, dx, rows, Hidden, accumulate: false);
+                        """);
+                w.Lines($$"""
+
+                    for (int layer = Layers - 1; layer >= 0; layer--)
+                    {
+                        var saved = new Saved(layers + layer * layerFloats, batch);
+                        float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+                        float* grad = g + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+
+                        // output = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2)): the residual passes dx on; the branch gets
+                        {{K}}.Dropout.ResidualBackward(pool, threads, dx, branch, batch, Tokens * Hidden, seed,
+                            {{K}}.Dropout.Sites.MlpOutput(layer), drop, {{K}}.Dropout.Sites.MlpPath(layer), path);
+                        // dWfc2 += dbranchᵀ · gelu          ({{d}}, B·{{n}}) · (B·{{n}}, {{m}}) -> ({{d}}, {{m}})
+                        gemm = {{K}}.GemmProblem.Create(Hidden, MlpWidth, rows, BlockK.Fc2Weight, branch, 1, grad + BlockOffsets.Fc2Weight, MlpWidth);
+                        gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.Accumulate = true;
+                        Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                        {{K}}.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.Fc2Bias);
+                        // dgelu = dbranch · Wfc2               {{rows}} · ({{d}}, {{m}}) -> (B·{{n}}, {{m}})
+                        gemm = {{K}}.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc2Input, branch, Hidden, dwide, MlpWidth);
+                        gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = MlpWidth; gemm.BColStride = 1;
+                        Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                        // gelu = dropout(GELU(fc1))          -> dfc1 = dgelu ⊙ mask · GELU′(fc1)
+                        {{K}}.Dropout.Apply(pool, threads, dwide, (long)rows * MlpWidth, seed, {{K}}.Dropout.Sites.MlpHidden(layer), drop);
+                        {{K}}.Activations.GeluBackward(pool, threads, saved.Fc1, dwide, dwide, (long)rows * MlpWidth);
+                        // dWfc1 += dfc1ᵀ · ln2               ({{m}}, B·{{n}}) · {{rows}} -> ({{m}}, {{d}})
+                        gemm = {{K}}.GemmProblem.Create(MlpWidth, Hidden, rows, BlockK.Fc1Weight, dwide, 1, grad + BlockOffsets.Fc1Weight, Hidden);
+                        gemm.AColStride = MlpWidth; gemm.B = saved.Ln2; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                        {{K}}.TokenOps.ColumnSums(pool, threads, dwide, rows, MlpWidth, grad + BlockOffsets.Fc1Bias);
+                        // dln2 = dfc1 · Wfc1                   (B·{{n}}, {{m}}) · ({{m}}, {{d}}) -> {{rows}}
+                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc1Input, dwide, MlpWidth, da, Hidden);
+                        gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                        // ln2 = LayerNorm(middle)            -> dx += LayerNorm′ · dln2
+                        {{K}}.LayerNorm.ParameterGradients(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, grad + BlockOffsets.Norm2Weight, grad + BlockOffsets.Norm2Bias, rows, Hidden);
+                        {{K}}.LayerNorm.Backward(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, block + BlockOffsets.Norm2Weight, dx, rows, Hidden, accumulate: true);
+
+                        // middle = x + droppath(dropout(attended · Wprojᵀ + bproj))
+                        {{K}}.Dropout.ResidualBackward(pool, threads, dx, branch, batch, Tokens * Hidden, seed,
+                            {{K}}.Dropout.Sites.AttentionOutput(layer), drop, {{K}}.Dropout.Sites.AttentionPath(layer), path);
+                        // dWproj += dbranchᵀ · attended      ({{d}}, B·{{n}}) · {{rows}} -> ({{d}}, {{d}})
+                        gemm = {{K}}.GemmProblem.Create(Hidden, Hidden, rows, BlockK.ProjWeight, branch, 1, grad + BlockOffsets.ProjWeight, Hidden);
+                        gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                        {{K}}.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.ProjBias);
+                        // dattended = dbranch · Wproj          {{rows}} · ({{d}}, {{d}}) -> {{rows}}
+                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, Hidden, BlockK.ProjInput, branch, Hidden, da, Hidden);
+                        gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                        // attended = softmax(q · kᵀ / √hd) · v -> dqkv, per image and head
+                        var attend = new {{K}}.AttentionProblem
+                        {
+                            Qkv = saved.Qkv, Output = da, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
+                            Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                        };
+                        {{K}}.Attention<TScores, TValues>.Backward(ref attend, dwide, pool, threads);
+                        // dWqkv += dqkvᵀ · ln1               ({{3 * d}}, B·{{n}}) · {{rows}} -> ({{3 * d}}, {{d}})
+                        gemm = {{K}}.GemmProblem.Create(3 * Hidden, Hidden, rows, BlockK.QkvWeight, dwide, 1, grad + BlockOffsets.QkvWeight, Hidden);
+                        gemm.AColStride = 3 * Hidden; gemm.B = saved.Ln1; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                    """);
+                if (s.QkvBias) w.Line($"    {K}.TokenOps.ColumnSums(pool, threads, dwide, rows, 3 * Hidden, grad + BlockOffsets.QkvBias);");
+                w.Lines($$"""
+                        // dln1 = dqkv · Wqkv                   (B·{{n}}, {{3 * d}}) · ({{3 * d}}, {{d}}) -> {{rows}}
+                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, 3 * Hidden, BlockK.QkvInput, dwide, 3 * Hidden, da, Hidden);
+                        gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                        // ln1 = LayerNorm(x)                 -> dx += LayerNorm′ · dln1
+                        {{K}}.LayerNorm.ParameterGradients(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, grad + BlockOffsets.Norm1Weight, grad + BlockOffsets.Norm1Bias, rows, Hidden);
+                        {{K}}.LayerNorm.Backward(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, block + BlockOffsets.Norm1Weight, dx, rows, Hidden, accumulate: true);
+                    }
+
+                    // x = dropout([{{(cls ? "cls; " : "")}}embedded] + pos)   -> dpos, {{(cls ? "dcls, " : "")}}dembedded
+                    {{K}}.Dropout.Apply(pool, threads, dx, (long)rows * Hidden, seed, {{K}}.Dropout.Sites.Embeddings, drop);
+                    {{K}}.TokenOps.AssembleTokensBackward(dx, {{(cls ? "g + Offsets.ClsToken" : "null")}}, g + Offsets.PosEmbed, embedded, batch, Tokens, Hidden);
+                    // dWpatch += dembeddedᵀ · patches     ({{d}}, B·{{p.PatchCount}}) · (B·{{p.PatchCount}}, {{p.PatchDim}}) -> ({{d}}, {{p.PatchDim}})
+                    gemm = {{K}}.GemmProblem.Create(Hidden, PatchDim, batch * PatchCount, BlockK.PatchWeight, embedded, 1, g + Offsets.PatchWeight, PatchDim);
+                    gemm.AColStride = Hidden; gemm.B = patches; gemm.BRowStride = PatchDim; gemm.BColStride = 1; gemm.Accumulate = true;
+                    Gemm.Run<TGradPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                    {{K}}.TokenOps.ColumnSums(pool, threads, embedded, batch * PatchCount, Hidden, g + Offsets.PatchBias);
+                    return loss;
+                    """);
+                w.Pop();
                 w.Line("}");
             }
 

@@ -55,6 +55,18 @@ namespace ViTCompiler.Generators
                     Product("Fc1", "hidden = GELU(ln2(x) · Wfc1ᵀ + bfc1)", mlp, d),
                     Product("Fc2", "x += hidden · Wfc2ᵀ + bfc2", d, mlp),
                     Product("Head", "logits = pooled · Wheadᵀ + bhead", s.Classes, d),
+                    // Backward: input gradients dX = dY · W and weight gradients dW += dYᵀ · X, grouped by N.
+                    Product("HeadWeight", "dWhead += dlogitsᵀ · pooled", d, 0, "TGradD"),
+                    Product("HeadInput", "dpooled = dlogits · Whead", d, s.Classes, "TGradD"),
+                    Product("Fc2Weight", "dWfc2 += dbranchᵀ · hidden", mlp, 0, "TGradM"),
+                    Product("Fc2Input", "dhidden = dbranch · Wfc2", mlp, d, "TGradM"),
+                    Product("Fc1Weight", "dWfc1 += dhiddenᵀ · ln2(x)", d, 0, "TGradD"),
+                    Product("Fc1Input", "dln2 = dhidden · Wfc1", d, mlp, "TGradD"),
+                    Product("ProjWeight", "dWproj += dbranchᵀ · heads", d, 0, "TGradD"),
+                    Product("ProjInput", "dheads = dbranch · Wproj", d, d, "TGradD"),
+                    Product("QkvWeight", "dWqkv += dqkvᵀ · ln1(x)", d, 0, "TGradD"),
+                    Product("QkvInput", "dln1 = dqkv · Wqkv", d, 3 * d, "TGradD"),
+                    Product("PatchWeight", "dWpatch += dembeddedᵀ · patches", patchDim, 0, "TGradPatch"),
                 };
                 var tiles = products.SelectMany(p => p.Tiles).Distinct().OrderBy(t => Array.FindIndex(s_isas, i => i.Isa == t.Isa)).ThenBy(t => t.NR).ToList();
 
@@ -63,8 +75,9 @@ namespace ViTCompiler.Generators
                     globals.ToEquatable(), firstBlock, blockStride, blockTensors.ToEquatable(), products.ToEquatable(), tiles.ToEquatable());
             }
 
-            private static ProductPlan Product(string name, string formula, int n, int k) =>
-                new(name, formula, n, k, BlockK(k), s_isas.Select(isa => PickTile(isa, n)).ToEquatable());
+            private static ProductPlan Product(string name, string formula, int n, int k, string? typeParameter = null) =>
+                new(name, formula, n, k, k == 0 ? RuntimeBlockK : BlockK(k), s_isas.Select(isa => PickTile(isa, n)).ToEquatable(),
+                    typeParameter ?? "T" + name, Backward: typeParameter is not null);
 
             /// <summary>
             /// K block: all of K up to 384 (one pass, C written once); beyond that equal blocks of at most 256, so a

@@ -33,12 +33,10 @@ namespace ViTCompiler.Generators.Model
 
     /// <summary>
     /// One matrix product of the model (C = A·B with B K × N), with the K block and, per instruction set, the
-    /// register tile the planner picked for its N. <see cref="K"/> is 0 when it depends on the batch.
+    /// register tile the planner picked for its N. <see cref="K"/> is 0 when it depends on the batch. Products that
+    /// share a <see cref="TypeParameter"/> (the backward products of equal N) share one micro-kernel type argument.
     /// </summary>
-    internal sealed record ProductPlan(string Name, string Formula, int N, int K, int BlockK, ImmutableEquatableArray<TileSpec> Tiles)
-    {
-        public string TypeParameter => "T" + Name;
-    }
+    internal sealed record ProductPlan(string Name, string Formula, int N, int K, int BlockK, ImmutableEquatableArray<TileSpec> Tiles, string TypeParameter, bool Backward);
 
     /// <summary>
     /// A register tile of MR rows × NR columns for one instruction set. <see cref="Lanes"/> floats per vector; 1 is

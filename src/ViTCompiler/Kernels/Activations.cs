@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using ViTCompiler.Threading;
 
 namespace ViTCompiler.Kernels;
 
@@ -90,5 +91,23 @@ public static unsafe class Activations
             float grad = dy[i] * (cdf + v * e * InvSqrt2Pi);
             dx[i] = accumulate ? dx[i] + grad : grad;
         }
+    }
+
+    private struct BackwardJob
+    {
+        public float* X, Dy, Dx;
+    }
+
+    /// <summary>dx = dy · GELU′(x) over <paramref name="count"/> elements, in parallel; dx may alias dy.</summary>
+    public static void GeluBackward(WorkerPool pool, int threads, float* x, float* dy, float* dx, long count)
+    {
+        var job = new BackwardJob { X = x, Dy = dy, Dx = dx };
+        pool.RunRanges(checked((int)count), threads, 8192, &GeluBackwardRange, &job);
+    }
+
+    private static void GeluBackwardRange(void* context, int start, int end)
+    {
+        BackwardJob* j = (BackwardJob*)context;
+        GeluBackward(j->X + start, j->Dy + start, j->Dx + start, end - start, accumulate: false);
     }
 }

@@ -130,4 +130,18 @@ public static unsafe class TokenOps
         }
         for (; i < n; i++) x[i] *= s;
     }
+
+    /// <summary>dst[r] = src[r · srcStride] for <paramref name="rows"/> rows of <paramref name="width"/> (e.g. the [class] rows).</summary>
+    public static void GatherRows(float* source, long sourceStride, float* destination, int rows, int width)
+    {
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<float>(source + r * sourceStride, width).CopyTo(new Span<float>(destination + (long)r * width, width));
+    }
+
+    /// <summary>dst[r · dstStride] = src[r], the inverse of <see cref="GatherRows"/>.</summary>
+    public static void ScatterRows(float* source, float* destination, long destinationStride, int rows, int width)
+    {
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<float>(source + (long)r * width, width).CopyTo(new Span<float>(destination + r * destinationStride, width));
+    }
 }

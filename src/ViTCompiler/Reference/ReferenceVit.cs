@@ -1,3 +1,5 @@
+using ViTCompiler.Kernels;
+
 namespace ViTCompiler.Reference;
 
 /// <summary>
@@ -21,7 +23,7 @@ public static class ReferenceVit
         double[] p = parameters.ToArray();
         for (int b = 0; b < batch; b++)
         {
-            Tape t = ForwardImage(config, p, pixels.Slice(b * config.PixelsPerImage, config.PixelsPerImage));
+            Tape t = ForwardImage(config, p, pixels.Slice(b * config.PixelsPerImage, config.PixelsPerImage), Masks.None(config));
             t.Logits.CopyTo(logits.Slice(b * config.Classes, config.Classes));
             if (!attention.IsEmpty)
                 for (int l = 0; l < config.Layers; l++)
@@ -34,7 +36,15 @@ public static class ReferenceVit
     /// with respect to every parameter added into <paramref name="gradients"/>.
     /// </summary>
     public static double ForwardBackward(VitConfig config, ReadOnlySpan<double> parameters, ReadOnlySpan<float> pixels,
-        ReadOnlySpan<int> labels, int batch, double labelSmoothing, Span<double> gradients, Span<double> logits = default)
+        ReadOnlySpan<int> labels, int batch, double labelSmoothing, Span<double> gradients, Span<double> logits = default) =>
+        ForwardBackward(config, parameters, pixels, labels, batch, new TrainingOptions((float)labelSmoothing), gradients, logits);
+
+    /// <summary>
+    /// As above with dropout and stochastic depth: the masks are <see cref="Dropout.Scale"/> at the same sites and
+    /// indices the generated code uses, so both compute the same function.
+    /// </summary>
+    public static double ForwardBackward(VitConfig config, ReadOnlySpan<double> parameters, ReadOnlySpan<float> pixels,
+        ReadOnlySpan<int> labels, int batch, TrainingOptions options, Span<double> gradients, Span<double> logits = default)
     {
         CheckArguments(config, parameters.Length, pixels.Length, batch, logits.IsEmpty ? batch * config.Classes : logits.Length);
         if (labels.Length != batch) throw new ArgumentException($"labels must hold {batch} values; it holds {labels.Length}.", nameof(labels));
@@ -45,31 +55,37 @@ public static class ReferenceVit
         int classes = config.Classes;
         for (int b = 0; b < batch; b++)
         {
-            Tape t = ForwardImage(config, p, pixels.Slice(b * config.PixelsPerImage, config.PixelsPerImage));
+            var masks = new Masks(config, options, b);
+            Tape t = ForwardImage(config, p, pixels.Slice(b * config.PixelsPerImage, config.PixelsPerImage), masks);
             if (!logits.IsEmpty) t.Logits.CopyTo(logits.Slice(b * classes, classes));
             double[] dlogits = new double[classes];
-            loss += CrossEntropy(t.Logits, labels[b], labelSmoothing, dlogits) / batch;
+            loss += CrossEntropy(t.Logits, labels[b], options.LabelSmoothing, dlogits) / batch;
             for (int k = 0; k < classes; k++) dlogits[k] /= batch;
-            BackwardImage(config, p, t, dlogits, g);
+            BackwardImage(config, p, t, dlogits, g, masks);
         }
         for (int i = 0; i < g.Length; i++) gradients[i] += g[i];
         return loss;
     }
 
-    /// <summary>Mean loss only (for finite differences).</summary>
+    /// <summary>Mean loss only, with the same masks as <see cref="ForwardBackward(VitConfig, ReadOnlySpan{double}, ReadOnlySpan{float}, ReadOnlySpan{int}, int, TrainingOptions, Span{double}, Span{double})"/> (for finite differences).</summary>
     public static double Loss(VitConfig config, ReadOnlySpan<double> parameters, ReadOnlySpan<float> pixels,
-        ReadOnlySpan<int> labels, int batch, double labelSmoothing)
+        ReadOnlySpan<int> labels, int batch, TrainingOptions options)
     {
         CheckArguments(config, parameters.Length, pixels.Length, batch, batch * config.Classes);
         double[] p = parameters.ToArray();
         double loss = 0;
         for (int b = 0; b < batch; b++)
         {
-            Tape t = ForwardImage(config, p, pixels.Slice(b * config.PixelsPerImage, config.PixelsPerImage));
-            loss += CrossEntropy(t.Logits, labels[b], labelSmoothing, new double[config.Classes]) / batch;
+            Tape t = ForwardImage(config, p, pixels.Slice(b * config.PixelsPerImage, config.PixelsPerImage), new Masks(config, options, b));
+            loss += CrossEntropy(t.Logits, labels[b], options.LabelSmoothing, new double[config.Classes]) / batch;
         }
         return loss;
     }
+
+    /// <summary>Mean loss only (for finite differences).</summary>
+    public static double Loss(VitConfig config, ReadOnlySpan<double> parameters, ReadOnlySpan<float> pixels,
+        ReadOnlySpan<int> labels, int batch, double labelSmoothing) =>
+        Loss(config, parameters, pixels, labels, batch, new TrainingOptions((float)labelSmoothing));
 
     /// <summary>−Σ q log softmax(z) with q the smoothed target; writes d loss / d z into <paramref name="dlogits"/>.</summary>
     public static double CrossEntropy(ReadOnlySpan<double> z, int label, double smoothing, Span<double> dlogits)
@@ -103,6 +119,22 @@ public static class ReferenceVit
             throw new ArgumentException($"logits must hold batch × classes = {batch * config.Classes:N0} values; it holds {logitCount:N0}.");
     }
 
+    /// <summary>Dropout and stochastic-depth multipliers for image <c>b</c> (all 1 at inference).</summary>
+    private readonly struct Masks(VitConfig c, TrainingOptions options, int b)
+    {
+        public static Masks None(VitConfig c) => new(c, default, 0);
+
+        private long TokenBase => (long)b * c.Tokens * c.Hidden;
+        private long HiddenBase => (long)b * c.Tokens * c.MlpWidth;
+
+        /// <summary>Multiplier for element i of the image's (N, D) tokens at a dropout site.</summary>
+        public double Token(int site, int i) => Dropout.Scale(options.Seed, site, TokenBase + i, options.Dropout);
+        /// <summary>Multiplier for element i of the image's (N, M) MLP hidden activations.</summary>
+        public double Hidden(int site, int i) => Dropout.Scale(options.Seed, site, HiddenBase + i, options.Dropout);
+        /// <summary>Stochastic-depth multiplier of a residual branch for this image.</summary>
+        public double Path(int site) => Dropout.Scale(options.Seed, site, b, options.DropPath);
+    }
+
     // ---- the tape: every intermediate of one image ----
 
     private sealed class LayerTape
@@ -128,7 +160,7 @@ public static class ReferenceVit
         return new Span<double>(g, t.Offset, t.Count);
     }
 
-    private static Tape ForwardImage(VitConfig c, double[] p, ReadOnlySpan<float> image)
+    private static Tape ForwardImage(VitConfig c, double[] p, ReadOnlySpan<float> image, Masks masks)
     {
         int n = c.Tokens, d = c.Hidden, heads = c.Heads, hd = c.HeadDim, m = c.MlpWidth, k = c.PatchDim;
         int grid = c.GridSize, patch = c.Patch, size = c.ImageSize, first = c.HasClassToken ? 1 : 0;
@@ -150,7 +182,7 @@ public static class ReferenceVit
         ReadOnlySpan<double> pos = P(p, c, "pos_embed");
         if (first == 1) P(p, c, "cls_token").CopyTo(x);
         Array.Copy(embedded, 0, x, first * d, c.PatchCount * d);
-        for (int i = 0; i < n * d; i++) x[i] += pos[i];
+        for (int i = 0; i < n * d; i++) x[i] = (x[i] + pos[i]) * masks.Token(Dropout.Sites.Embeddings, i);
         double[] tokens = (double[])x.Clone();
 
         var layers = new LayerTape[c.Layers];
@@ -195,15 +227,17 @@ public static class ReferenceVit
             }
             double[] projected = new double[n * d];
             Linear(t.Heads, n, d, P(p, c, b + "attn.proj.weight"), P(p, c, b + "attn.proj.bias"), d, projected);
-            for (int i = 0; i < n * d; i++) x[i] += projected[i];
+            double path1 = masks.Path(Dropout.Sites.AttentionPath(l));
+            for (int i = 0; i < n * d; i++) x[i] += path1 * masks.Token(Dropout.Sites.AttentionOutput(l), i) * projected[i];
             Array.Copy(x, t.Middle, n * d);
 
             LayerNorm(x, n, d, P(p, c, b + "norm2.weight"), P(p, c, b + "norm2.bias"), c.LayerNormEpsilon, t.Ln2, t.Ln2Hat, t.Ln2Rstd);
             Linear(t.Ln2, n, d, P(p, c, b + "mlp.fc1.weight"), P(p, c, b + "mlp.fc1.bias"), m, t.Fc1);
-            for (int i = 0; i < n * m; i++) t.Gelu[i] = ExactMath.Gelu(t.Fc1[i]);
+            for (int i = 0; i < n * m; i++) t.Gelu[i] = ExactMath.Gelu(t.Fc1[i]) * masks.Hidden(Dropout.Sites.MlpHidden(l), i);
             double[] mlp = new double[n * d];
             Linear(t.Gelu, n, m, P(p, c, b + "mlp.fc2.weight"), P(p, c, b + "mlp.fc2.bias"), d, mlp);
-            for (int i = 0; i < n * d; i++) x[i] += mlp[i];
+            double path2 = masks.Path(Dropout.Sites.MlpPath(l));
+            for (int i = 0; i < n * d; i++) x[i] += path2 * masks.Token(Dropout.Sites.MlpOutput(l), i) * mlp[i];
             layers[l] = t;
         }
 
@@ -219,7 +253,7 @@ public static class ReferenceVit
         return new Tape { Patches = patches, Tokens = tokens, FinalHat = finalHat, FinalRstd = finalRstd, Final = final, Pooled = pooled, Logits = logits, Layers = layers };
     }
 
-    private static void BackwardImage(VitConfig c, double[] p, Tape tape, double[] dlogits, double[] g)
+    private static void BackwardImage(VitConfig c, double[] p, Tape tape, double[] dlogits, double[] g, Masks masks)
     {
         int n = c.Tokens, d = c.Hidden, heads = c.Heads, hd = c.HeadDim, m = c.MlpWidth, first = c.HasClassToken ? 1 : 0;
 
@@ -241,17 +275,22 @@ public static class ReferenceVit
             string b = $"blocks.{l}.";
             LayerTape t = tape.Layers[l];
 
-            // x_out = middle + gelu(fc1(ln2(middle))) · W2ᵀ + b2
+            // x_out = middle + path · mask ⊙ (drop(gelu(fc1(ln2(middle)))) · W2ᵀ + b2)
+            double[] dbranch = new double[n * d];
+            double path2 = masks.Path(Dropout.Sites.MlpPath(l));
+            for (int i = 0; i < n * d; i++) dbranch[i] = dx[i] * path2 * masks.Token(Dropout.Sites.MlpOutput(l), i);
             double[] dgelu = new double[n * m];
-            LinearBackward(dx, t.Gelu, n, m, P(p, c, b + "mlp.fc2.weight"), d, dgelu, G(g, c, b + "mlp.fc2.weight"), G(g, c, b + "mlp.fc2.bias"));
-            for (int i = 0; i < n * m; i++) dgelu[i] *= ExactMath.GeluDerivative(t.Fc1[i]);
+            LinearBackward(dbranch, t.Gelu, n, m, P(p, c, b + "mlp.fc2.weight"), d, dgelu, G(g, c, b + "mlp.fc2.weight"), G(g, c, b + "mlp.fc2.bias"));
+            for (int i = 0; i < n * m; i++) dgelu[i] *= masks.Hidden(Dropout.Sites.MlpHidden(l), i) * ExactMath.GeluDerivative(t.Fc1[i]);
             double[] dln2 = new double[n * d];
             LinearBackward(dgelu, t.Ln2, n, d, P(p, c, b + "mlp.fc1.weight"), m, dln2, G(g, c, b + "mlp.fc1.weight"), G(g, c, b + "mlp.fc1.bias"));
             LayerNormBackward(dln2, t.Ln2Hat, t.Ln2Rstd, n, d, P(p, c, b + "norm2.weight"), dx, G(g, c, b + "norm2.weight"), G(g, c, b + "norm2.bias"));
 
-            // middle = input + heads · Wprojᵀ + bproj
+            // middle = input + path · mask ⊙ (heads · Wprojᵀ + bproj)
+            double path1 = masks.Path(Dropout.Sites.AttentionPath(l));
+            for (int i = 0; i < n * d; i++) dbranch[i] = dx[i] * path1 * masks.Token(Dropout.Sites.AttentionOutput(l), i);
             double[] dheads = new double[n * d];
-            LinearBackward(dx, t.Heads, n, d, P(p, c, b + "attn.proj.weight"), d, dheads, G(g, c, b + "attn.proj.weight"), G(g, c, b + "attn.proj.bias"));
+            LinearBackward(dbranch, t.Heads, n, d, P(p, c, b + "attn.proj.weight"), d, dheads, G(g, c, b + "attn.proj.weight"), G(g, c, b + "attn.proj.bias"));
 
             // heads[:, h] = softmax(q kᵀ · scale) · v, per head
             double[] dqkv = new double[n * 3 * d];
@@ -289,7 +328,8 @@ public static class ReferenceVit
             LayerNormBackward(dln1, t.Ln1Hat, t.Ln1Rstd, n, d, P(p, c, b + "norm1.weight"), dx, G(g, c, b + "norm1.weight"), G(g, c, b + "norm1.bias"));
         }
 
-        // tokens = [cls; patches · Wpeᵀ + bpe] + pos
+        // tokens = drop([cls; patches · Wpeᵀ + bpe] + pos)
+        for (int i = 0; i < n * d; i++) dx[i] *= masks.Token(Dropout.Sites.Embeddings, i);
         Span<double> dpos = G(g, c, "pos_embed");
         for (int i = 0; i < n * d; i++) dpos[i] += dx[i];
         if (first == 1)

@@ -52,11 +52,9 @@ public sealed class ReferenceVitModel : IVitModel
     public float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainingOptions options, Span<float> logits)
     {
         options.Validate();
-        if (options.Dropout > 0 || options.DropPath > 0)
-            throw new NotSupportedException("The reference engine trains without dropout and stochastic depth; set both to 0.");
         double[] gradients = new double[_parameters.Length];
         double[] result = new double[batch * Config.Classes];
-        double loss = ReferenceVit.ForwardBackward(Config, Weights(), pixels, labels, batch, options.LabelSmoothing, gradients, result);
+        double loss = ReferenceVit.ForwardBackward(Config, Weights(), pixels, labels, batch, options, gradients, result);
         for (int i = 0; i < gradients.Length; i++) _gradients[i] += (float)gradients[i];
         if (!logits.IsEmpty)
             for (int i = 0; i < result.Length; i++) logits[i] = (float)result[i];

@@ -1,0 +1,108 @@
+using System.Runtime.CompilerServices;
+using ViTCompiler.Threading;
+
+namespace ViTCompiler.Kernels;
+
+/// <summary>
+/// Dropout and stochastic depth with masks that are a pure function of (seed, site, index): nothing is stored
+/// between the forward and the backward pass, any thread can compute any element, and the reference engine draws
+/// exactly the same masks. Sites number the places dropout happens; see <see cref="Sites"/>.
+/// </summary>
+public static unsafe class Dropout
+{
+    /// <summary>Where masks are drawn; each place gets its own stream of numbers.</summary>
+    public static class Sites
+    {
+        /// <summary>After adding the position embeddings (index: element of the (B, N, D) tokens).</summary>
+        public const int Embeddings = 0;
+        /// <summary>After the attention output projection of a layer.</summary>
+        public static int AttentionOutput(int layer) => 1 + 3 * layer;
+        /// <summary>After GELU, before fc2.</summary>
+        public static int MlpHidden(int layer) => 2 + 3 * layer;
+        /// <summary>After fc2.</summary>
+        public static int MlpOutput(int layer) => 3 + 3 * layer;
+        /// <summary>Stochastic depth of the attention branch (index: image).</summary>
+        public static int AttentionPath(int layer) => 1_000_000 + 2 * layer;
+        /// <summary>Stochastic depth of the MLP branch (index: image).</summary>
+        public static int MlpPath(int layer) => 1_000_001 + 2 * layer;
+    }
+
+    /// <summary>The multiplier for one element: 0 with probability p, else 1 / (1 − p).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Scale(ulong seed, int site, long index, float p)
+    {
+        if (p <= 0f) return 1f;
+        // splitmix64's finaliser over a counter: statistically sound and cheap, and needs no state.
+        ulong z = seed + (ulong)site * 0x9E3779B97F4A7C15UL + (ulong)index * 0xD1B54A32D192ED03UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        float uniform = (z >> 40) * (1f / (1 << 24));
+        return uniform < p ? 0f : 1f / (1f - p);
+    }
+
+    private struct Job
+    {
+        public float* Input, Branch, Output;
+        public int PerImage;
+        public ulong Seed;
+        public int Site, PathSite;
+        public float Rate, PathRate;
+    }
+
+    /// <summary>x[i] *= Scale(seed, site, i, p) over <paramref name="count"/> elements (no-op for p = 0).</summary>
+    public static void Apply(WorkerPool pool, int threads, float* x, long count, ulong seed, int site, float p)
+    {
+        if (p <= 0f) return;
+        var job = new Job { Output = x, Seed = seed, Site = site, Rate = p };
+        pool.RunRanges(checked((int)count), threads, 16384, &ApplyRange, &job);
+    }
+
+    private static void ApplyRange(void* context, int start, int end)
+    {
+        Job* j = (Job*)context;
+        for (int i = start; i < end; i++) j->Output[i] *= Scale(j->Seed, j->Site, i, j->Rate);
+    }
+
+    /// <summary>
+    /// A residual connection with a dropped-out branch under stochastic depth:
+    /// output = input + path(image) · mask ⊙ branch, over images of <paramref name="perImage"/> elements.
+    /// With both rates zero it is a plain sum.
+    /// </summary>
+    public static void ResidualAdd(WorkerPool pool, int threads, float* input, float* branch, float* output, int batch, int perImage,
+        ulong seed, int site, float rate, int pathSite, float pathRate)
+    {
+        var job = new Job { Input = input, Branch = branch, Output = output, PerImage = perImage, Seed = seed, Site = site, Rate = rate, PathSite = pathSite, PathRate = pathRate };
+        pool.RunRanges(batch * perImage, threads, 16384, &ResidualRange, &job);
+    }
+
+    private static void ResidualRange(void* context, int start, int end)
+    {
+        Job* j = (Job*)context;
+        if (j->Rate <= 0f && j->PathRate <= 0f)
+        {
+            TokenOps.Add(j->Input + start, j->Branch + start, j->Output + start, end - start);
+            return;
+        }
+        for (int i = start; i < end; i++)
+        {
+            float scale = Scale(j->Seed, j->PathSite, i / j->PerImage, j->PathRate) * Scale(j->Seed, j->Site, i, j->Rate);
+            j->Output[i] = j->Input[i] + scale * j->Branch[i];
+        }
+    }
+
+    /// <summary>Backward of <see cref="ResidualAdd"/> for the branch: dBranch = path(image) · mask ⊙ dOutput.</summary>
+    public static void ResidualBackward(WorkerPool pool, int threads, float* dOutput, float* dBranch, int batch, int perImage,
+        ulong seed, int site, float rate, int pathSite, float pathRate)
+    {
+        var job = new Job { Input = dOutput, Output = dBranch, PerImage = perImage, Seed = seed, Site = site, Rate = rate, PathSite = pathSite, PathRate = pathRate };
+        pool.RunRanges(batch * perImage, threads, 16384, &ResidualBackwardRange, &job);
+    }
+
+    private static void ResidualBackwardRange(void* context, int start, int end)
+    {
+        Job* j = (Job*)context;
+        for (int i = start; i < end; i++)
+            j->Output[i] = Scale(j->Seed, j->PathSite, i / j->PerImage, j->PathRate) * Scale(j->Seed, j->Site, i, j->Rate) * j->Input[i];
+    }
+}

@@ -1,0 +1,120 @@
+using ViTCompiler.Reference;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace ViTCompiler.Tests;
+
+public class BackwardTests(ITestOutputHelper output)
+{
+    public static IEnumerable<object[]> Cases =>
+        TestModels.All.Keys.SelectMany(name => new[] { new object[] { name, 1, false }, new object[] { name, 3, true } });
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Generated_gradients_match_the_reference_backward(string model, int batch, bool regularised)
+    {
+        GradientCheck.Result result = GradientCheck.Run(model, batch, regularised ? GradientCheck.Regularised : new TrainingOptions());
+        output.WriteLine(result.ToString());
+        Assert.True(result.LossError < 1e-5, result.ToString());
+        Assert.True(result.WorstTensorError < GradientCheck.Tolerance, result.ToString());
+    }
+
+    public static IEnumerable<object[]> FiniteDifferenceCases => new[]
+    {
+        new object[] { nameof(OddWidth), false },
+        new object[] { nameof(MeanPooled), true },
+        new object[] { nameof(NoQkvBias), true },
+        new object[] { nameof(PixelPatches), false },
+    };
+
+    /// <summary>
+    /// The reference backward against central differences of the reference forward, in double precision, at a few
+    /// elements of every tensor — this is what makes the reference itself trustworthy as an oracle.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FiniteDifferenceCases))]
+    public void Reference_gradients_match_finite_differences(string name, bool regularised)
+    {
+        VitConfig c = TestModels.All[name]().Config;
+        var model = new ReferenceVitModel(c);
+        TestData.Randomize(model, 31);
+        const int batch = 2;
+        float[] pixels = TestData.Pixels(c, batch, 32);
+        int[] labels = [1 % c.Classes, 2 % c.Classes];
+        TrainingOptions options = regularised ? GradientCheck.Regularised : new TrainingOptions(LabelSmoothing: 0.05f);
+        double[] p = TestData.ToDouble(model.Parameters);
+        double[] analytic = new double[p.Length];
+        ReferenceVit.ForwardBackward(c, p, pixels, labels, batch, options, analytic);
+
+        var rng = new VitRandom(33);
+        double worst = 0;
+        foreach (ParameterTensor t in c.Layout)
+        {
+            for (int sample = 0; sample < 3; sample++)
+            {
+                int i = t.Offset + rng.NextInt(t.Count);
+                const double h = 1e-5;
+                double saved = p[i];
+                p[i] = saved + h;
+                double up = ReferenceVit.Loss(c, p, pixels, labels, batch, options);
+                p[i] = saved - h;
+                double down = ReferenceVit.Loss(c, p, pixels, labels, batch, options);
+                p[i] = saved;
+                double numeric = (up - down) / (2 * h);
+                double error = Math.Abs(numeric - analytic[i]) / Math.Max(1e-6, Math.Abs(numeric) + Math.Abs(analytic[i]));
+                worst = Math.Max(worst, error);
+                Assert.True(error < 1e-5 || Math.Abs(numeric - analytic[i]) < 1e-9,
+                    $"{t.Name}[{i - t.Offset}]: analytic {analytic[i]:E6}, finite difference {numeric:E6}");
+            }
+        }
+        output.WriteLine($"{name}: worst relative error {worst:E2}");
+    }
+
+    [Fact]
+    public void Gradients_accumulate_across_calls()
+    {
+        var model = new FashionSmall();
+        TestData.Randomize(model, 41);
+        float[] pixels = TestData.Pixels(model.Config, 2, 42);
+        int[] labels = [3, 7];
+        model.Gradients.Clear();
+        model.TrainStep(pixels, labels, 2, default, default);
+        float[] once = model.Gradients.ToArray();
+        model.TrainStep(pixels, labels, 2, default, default);
+        float[] twice = model.Gradients.ToArray();
+        for (int i = 0; i < once.Length; i++) Assert.Equal(2 * once[i], twice[i], 1e-6f * Math.Max(1, Math.Abs(twice[i])));
+    }
+
+    [Fact]
+    public void Training_logits_equal_inference_logits_without_dropout()
+    {
+        var model = new OddWidth();
+        TestData.Randomize(model, 51);
+        float[] pixels = TestData.Pixels(model.Config, 4, 52);
+        float[] inference = new float[4 * OddWidth.Classes], training = new float[inference.Length];
+        model.Forward(pixels, 4, inference);
+        model.TrainStep(pixels, [0, 1, 2, 3], 4, default, training);
+        Assert.True(TestData.RelativeError(training, TestData.ToDouble(inference)) < 1e-6);
+    }
+
+    [Fact]
+    public void A_fixed_batch_is_overfit_by_plain_gradient_descent()
+    {
+        var model = new FashionSmall(seed: 3);
+        const int batch = 8;
+        float[] pixels = TestData.Pixels(model.Config, batch, 61);
+        int[] labels = Enumerable.Range(0, batch).ToArray();
+        float first = 0, last = 0;
+        for (int step = 0; step < 60; step++)
+        {
+            model.Gradients.Clear();
+            last = model.TrainStep(pixels, labels, batch, default, default);
+            if (step == 0) first = last;
+            Span<float> p = model.Parameters, g = model.Gradients;
+            for (int i = 0; i < p.Length; i++) p[i] -= 0.05f * g[i];
+        }
+        output.WriteLine($"loss {first:F4} -> {last:F4}");
+        Assert.True(first > 2.0f, $"initial loss {first} (ln 10 ≈ 2.30 expected with a zero head)");
+        Assert.True(last < 0.2f * first, $"loss only went from {first} to {last}");
+    }
+}

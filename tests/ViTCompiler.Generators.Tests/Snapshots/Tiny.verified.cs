@@ -8,14 +8,25 @@
 //
 // Matrix products C = A · B (B is K × N; A has one row per token, or per image for the head), each with its
 // K block and the register tile (rows × columns) the planner picked per instruction set:
-//   Patch   N    16  K    16  block   16   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   embedded = patches · Wpatchᵀ + bpatch
-//   Qkv     N    48  K    16  block   16   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   qkv = ln1(x) · Wqkvᵀ + bqkv
-//   Scores  N     5  K     8  block    8   Vector512 24×16  Vector256 12×8  Vector128 6×8  scalar 4×4   scores = (q / √hd) · kᵀ, per image and head
-//   Values  N     8  K     5  block    5   Vector512 24×16  Vector256 12×8  Vector128 6×8  scalar 4×4   heads = softmax(scores) · v, per image and head
-//   Proj    N    16  K    16  block   16   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   x += heads · Wprojᵀ + bproj
-//   Fc1     N    32  K    16  block   16   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   hidden = GELU(ln2(x) · Wfc1ᵀ + bfc1)
-//   Fc2     N    16  K    32  block   32   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   x += hidden · Wfc2ᵀ + bfc2
-//   Head    N     3  K    16  block   16   Vector512 24×16  Vector256 12×8  Vector128 12×4  scalar 4×4   logits = pooled · Wheadᵀ + bhead
+//   Patch       N    16  K    16  block   16   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   embedded = patches · Wpatchᵀ + bpatch
+//   Qkv         N    48  K    16  block   16   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   qkv = ln1(x) · Wqkvᵀ + bqkv
+//   Scores      N     5  K     8  block    8   Vector512 24×16  Vector256 12×8  Vector128 6×8  scalar 4×4   scores = (q / √hd) · kᵀ, per image and head
+//   Values      N     8  K     5  block    5   Vector512 24×16  Vector256 12×8  Vector128 6×8  scalar 4×4   heads = softmax(scores) · v, per image and head
+//   Proj        N    16  K    16  block   16   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   x += heads · Wprojᵀ + bproj
+//   Fc1         N    32  K    16  block   16   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   hidden = GELU(ln2(x) · Wfc1ᵀ + bfc1)
+//   Fc2         N    16  K    32  block   32   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   x += hidden · Wfc2ᵀ + bfc2
+//   Head        N     3  K    16  block   16   Vector512 24×16  Vector256 12×8  Vector128 12×4  scalar 4×4   logits = pooled · Wheadᵀ + bhead
+//   HeadWeight  N    16  K  rows  block  256   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dWhead += dlogitsᵀ · pooled
+//   HeadInput   N    16  K     3  block    3   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dpooled = dlogits · Whead
+//   Fc2Weight   N    32  K  rows  block  256   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   dWfc2 += dbranchᵀ · hidden
+//   Fc2Input    N    32  K    16  block   16   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   dhidden = dbranch · Wfc2
+//   Fc1Weight   N    16  K  rows  block  256   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dWfc1 += dhiddenᵀ · ln2(x)
+//   Fc1Input    N    16  K    32  block   32   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dln2 = dhidden · Wfc1
+//   ProjWeight  N    16  K  rows  block  256   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dWproj += dbranchᵀ · heads
+//   ProjInput   N    16  K    16  block   16   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dheads = dbranch · Wproj
+//   QkvWeight   N    16  K  rows  block  256   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dWqkv += dqkvᵀ · ln1(x)
+//   QkvInput    N    16  K    48  block   48   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dln1 = dqkv · Wqkv
+//   PatchWeight N    16  K  rows  block  256   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dWpatch += dembeddedᵀ · patches
 #nullable enable
 #pragma warning disable CS1591 // the members below are described by this header
 
@@ -88,6 +99,17 @@ namespace Demo
             public const int Fc1 = 16;
             public const int Fc2 = 32;
             public const int Head = 16;
+            public const int HeadWeight = 256;
+            public const int HeadInput = 3;
+            public const int Fc2Weight = 256;
+            public const int Fc2Input = 16;
+            public const int Fc1Weight = 256;
+            public const int Fc1Input = 32;
+            public const int ProjWeight = 256;
+            public const int ProjInput = 16;
+            public const int QkvWeight = 256;
+            public const int QkvInput = 48;
+            public const int PatchWeight = 256;
         }
 
         protected override string KernelDescription =>
@@ -112,8 +134,13 @@ namespace Demo
             else Forward<Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar>(pixels, batch, logits, attention);
         }
 
-        protected override unsafe float TrainStepCore(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits) =>
-            throw new global::System.NotImplementedException("The generated backward pass is not written yet.");
+        protected override unsafe float TrainStepCore(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits)
+        {
+            if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return TrainStep<Tile24x16V512, Tile24x16V512, Tile24x16V512, Tile24x16V512, Tile24x16V512, Tile12x32V512, Tile24x16V512, Tile24x16V512, Tile24x16V512, Tile12x32V512, Tile24x16V512>(pixels, labels, batch, options, logits);
+            else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return TrainStep<Tile6x16V256, Tile6x16V256, Tile12x8V256, Tile12x8V256, Tile6x16V256, Tile6x16V256, Tile6x16V256, Tile12x8V256, Tile6x16V256, Tile6x16V256, Tile6x16V256>(pixels, labels, batch, options, logits);
+            else if (global::System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated) return TrainStep<Tile6x8V128, Tile6x8V128, Tile6x8V128, Tile6x8V128, Tile6x8V128, Tile6x8V128, Tile6x8V128, Tile12x4V128, Tile6x8V128, Tile6x8V128, Tile6x8V128>(pixels, labels, batch, options, logits);
+            else return TrainStep<Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar>(pixels, labels, batch, options, logits);
+        }
 
         // Where each weight's packed panels start inside the packed block (they depend on the active tiles).
         private long _packedPatch, _packedBlocks, _packedBlockStride, _packedQkv, _packedProj, _packedFc1, _packedFc2, _packedHead;
@@ -168,10 +195,13 @@ namespace Demo
             global::ViTCompiler.Threading.WorkerPool pool = Pool;
             int threads = Threads, rows = batch * Tokens;
             float* w = ParameterPointer, packed = PackedPointer;
-            long perWorker = global::System.Math.Max(global::System.Math.Max(global::System.Math.Max(Gemm.ScratchFloats<TPatch>(BlockK.Patch), Gemm.ScratchFloats<TQkv>(BlockK.Qkv)),
-                global::System.Math.Max(Gemm.ScratchFloats<TProj>(BlockK.Proj), Gemm.ScratchFloats<TFc1>(BlockK.Fc1))),
-                global::System.Math.Max(global::System.Math.Max(Gemm.ScratchFloats<TFc2>(BlockK.Fc2), Gemm.ScratchFloats<THead>(BlockK.Head)),
-                global::ViTCompiler.Kernels.Attention<TScores, TValues>.ScratchFloats(Tokens, BlockK.Scores, BlockK.Values)));
+            long perWorker = global::ViTCompiler.Kernels.Attention<TScores, TValues>.ScratchFloats(Tokens, BlockK.Scores, BlockK.Values);
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TPatch>(BlockK.Patch));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TQkv>(BlockK.Qkv));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TProj>(BlockK.Proj));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TFc1>(BlockK.Fc1));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TFc2>(BlockK.Fc2));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<THead>(BlockK.Head));
             float* patches = Workspace(batch * InferenceFloatsPerImage + threads * perWorker);
             float* embedded = patches + (long)batch * PatchCount * PatchDim;
             float* x = embedded + (long)batch * PatchCount * Hidden;
@@ -252,6 +282,266 @@ namespace Demo
             gemm.BPacked = packed + _packedHead;
             gemm.Bias = w + Offsets.HeadBias;
             Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
+        }
+
+        // ---- Training ----
+        // The backward pass reads, per layer and for all B·5 rows, what Saved lists; nothing is recomputed.
+        // Per image: Input, Ln1, Attended, Middle, Ln2 (N × D each), Qkv (N × 3D), Fc1 and Gelu (N × M each),
+        // Probabilities (H × N × N) and four LayerNorm statistics (N each).
+        private const long SavedFloatsPerImage = 8L * Tokens * Hidden + 2L * Tokens * MlpWidth + (long)Heads * Tokens * Tokens + 4L * Tokens;
+
+        /// <summary>One layer's saved activations, carved out of the training workspace.</summary>
+        private readonly unsafe struct Saved
+        {
+            public readonly float* Input, Mean1, Rstd1, Ln1, Qkv, Probabilities, Attended, Middle, Mean2, Rstd2, Ln2, Fc1, Gelu;
+
+            public Saved(float* start, int batch)
+            {
+                long rows = (long)batch * Tokens;
+                Input = start;                                              // (B·5, 16)      x entering the block
+                Mean1 = Input + rows * Hidden;                              // (B·5)         ln1 statistics
+                Rstd1 = Mean1 + rows;
+                Ln1 = Rstd1 + rows;                                         // (B·5, 16)      ln1(x)
+                Qkv = Ln1 + rows * Hidden;                                  // (B·5, 48)
+                Probabilities = Qkv + rows * 3 * Hidden;                    // (B, 2, 5, 5)
+                Attended = Probabilities + (long)batch * Heads * Tokens * Tokens; // (B·5, 16)  heads, before the projection
+                Middle = Attended + rows * Hidden;                          // (B·5, 16)      x after the attention branch
+                Mean2 = Middle + rows * Hidden;                             // (B·5)         ln2 statistics
+                Rstd2 = Mean2 + rows;
+                Ln2 = Rstd2 + rows;                                         // (B·5, 16)      ln2(x)
+                Fc1 = Ln2 + rows * Hidden;                                  // (B·5, 32)     before GELU
+                Gelu = Fc1 + rows * MlpWidth;                               // (B·5, 32)     after GELU and dropout
+            }
+        }
+        private unsafe float TrainStep<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead, TGradD, TGradM, TGradPatch>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits)
+            where TPatch : global::ViTCompiler.Kernels.IGemmKernel
+            where TQkv : global::ViTCompiler.Kernels.IGemmKernel
+            where TScores : global::ViTCompiler.Kernels.IGemmKernel
+            where TValues : global::ViTCompiler.Kernels.IGemmKernel
+            where TProj : global::ViTCompiler.Kernels.IGemmKernel
+            where TFc1 : global::ViTCompiler.Kernels.IGemmKernel
+            where TFc2 : global::ViTCompiler.Kernels.IGemmKernel
+            where THead : global::ViTCompiler.Kernels.IGemmKernel
+            where TGradD : global::ViTCompiler.Kernels.IGemmKernel
+            where TGradM : global::ViTCompiler.Kernels.IGemmKernel
+            where TGradPatch : global::ViTCompiler.Kernels.IGemmKernel
+        {
+            global::ViTCompiler.Threading.WorkerPool pool = Pool;
+            int threads = Threads, rows = batch * Tokens, finalRows = batch;
+            float* w = ParameterPointer, g = GradientPointer;
+            ulong seed = options.Seed;
+            float drop = options.Dropout, path = options.DropPath;
+            long perWorker = global::ViTCompiler.Kernels.Attention<TScores, TValues>.ScratchFloats(Tokens, BlockK.Scores, BlockK.Values);
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TPatch>(BlockK.Patch));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TQkv>(BlockK.Qkv));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TProj>(BlockK.Proj));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TFc1>(BlockK.Fc1));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TFc2>(BlockK.Fc2));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<THead>(BlockK.Head));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.HeadWeight));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.HeadInput));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradM>(BlockK.Fc2Weight));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradM>(BlockK.Fc2Input));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.Fc1Weight));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.Fc1Input));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.ProjWeight));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.ProjInput));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.QkvWeight));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.QkvInput));
+            perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradPatch>(BlockK.PatchWeight));
+            long layerFloats = batch * SavedFloatsPerImage, wide = global::System.Math.Max(MlpWidth, 3 * Hidden);
+            float* patches = Workspace(batch * (PatchCount * PatchDim + PatchCount * Hidden) + Layers * layerFloats
+                + rows * (4L * Hidden + wide) + finalRows * (2L * Hidden + 2) + batch * (2L * Hidden + 2L * Classes) + threads * perWorker);
+            float* embedded = patches + (long)batch * PatchCount * PatchDim;   // also d(embedded) in the backward pass
+            float* layers = embedded + (long)batch * PatchCount * Hidden;
+            float* final = layers + Layers * layerFloats;                     // (B·5, 16) x after the last block
+            float* dx = final + (long)rows * Hidden;                          // (B·5, 16) d loss / d x, the residual stream's gradient
+            float* branch = dx + (long)rows * Hidden;                         // (B·5, 16) a residual branch, or its gradient
+            float* da = branch + (long)rows * Hidden;                         // (B·5, 16) d ln(x), d heads
+            float* dwide = da + (long)rows * Hidden;                          // (B·5, max(M, 3D)) d hidden, d qkv
+            float* normIn = dwide + rows * wide;                              // final LayerNorm input (the [class] rows)
+            float* normOut = normIn + (long)finalRows * Hidden;               // its output, then its gradient
+            float* normMean = normOut + (long)finalRows * Hidden;
+            float* normRstd = normMean + finalRows;
+            float* pooled = normRstd + finalRows;                             // (B, 16)
+            float* dpooled = pooled + (long)batch * Hidden;
+            float* dlogits = dpooled + (long)batch * Hidden;                  // (B, 3)
+            float* scores = dlogits + (long)batch * Classes;                  // (B, 3) logits when the caller wants none
+            float* scratch = scores + (long)batch * Classes;
+            if (logits == null) logits = scores;
+            global::ViTCompiler.Kernels.GemmProblem gemm;
+
+            // ---- forward, keeping what the backward pass reads ----
+            // (B, 1, 8, 8) -> (B·4, 16)   patches
+            global::ViTCompiler.Kernels.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
+
+            // (B·4, 16) -> (B·4, 16)   embedded = patches · Wpatchᵀ + bpatch (weights read in place: B[k, j] = W[j, k])
+            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch * PatchCount, Hidden, PatchDim, BlockK.Patch, patches, PatchDim, embedded, Hidden);
+            gemm.B = w + Offsets.PatchWeight; gemm.BRowStride = 1; gemm.BColStride = PatchDim;
+            gemm.Bias = w + Offsets.PatchBias;
+            Gemm.Run<TPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+            // (B·4, 16) -> (B·5, 16)   x = dropout([cls; embedded] + pos)
+            float* x = new Saved(layers, batch).Input;
+            global::ViTCompiler.Kernels.TokenOps.AssembleTokens(embedded, w + Offsets.ClsToken, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);
+            global::ViTCompiler.Kernels.Dropout.Apply(pool, threads, x, (long)rows * Hidden, seed, global::ViTCompiler.Kernels.Dropout.Sites.Embeddings, drop);
+
+            for (int layer = 0; layer < Layers; layer++)
+            {
+                var saved = new Saved(layers + layer * layerFloats, batch);
+                float* output = layer + 1 < Layers ? new Saved(layers + (layer + 1) * layerFloats, batch).Input : final;
+                float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+
+                // (B·5, 16) -> (B·5, 16)   ln1 = LayerNorm(x), statistics kept
+                global::ViTCompiler.Kernels.LayerNorm.Forward(pool, threads, saved.Input, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, saved.Ln1, rows, Hidden, Epsilon, saved.Mean1, saved.Rstd1);
+
+                // (B·5, 16) -> (B·5, 48)   qkv = ln1 · Wqkvᵀ + bqkv
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, saved.Ln1, Hidden, saved.Qkv, 3 * Hidden);
+                gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                gemm.Bias = block + BlockOffsets.QkvBias;
+                Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+                // (B·5, 48) -> (B·5, 16)   attended = softmax(q · kᵀ / √8) · v, probabilities kept
+                var attend = new global::ViTCompiler.Kernels.AttentionProblem
+                {
+                    Qkv = saved.Qkv, Output = saved.Attended, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
+                    Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                };
+                global::ViTCompiler.Kernels.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
+
+                // (B·5, 16) -> (B·5, 16)   middle = x + droppath(dropout(attended · Wprojᵀ + bproj))
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, saved.Attended, Hidden, branch, Hidden);
+                gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                gemm.Bias = block + BlockOffsets.ProjBias;
+                Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Kernels.Dropout.ResidualAdd(pool, threads, saved.Input, branch, saved.Middle, batch, Tokens * Hidden, seed,
+                    global::ViTCompiler.Kernels.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Kernels.Dropout.Sites.AttentionPath(layer), path);
+
+                // (B·5, 16) -> (B·5, 16)   ln2 = LayerNorm(middle), statistics kept
+                global::ViTCompiler.Kernels.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, saved.Ln2, rows, Hidden, Epsilon, saved.Mean2, saved.Rstd2);
+
+                // (B·5, 16) -> (B·5, 32)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
+                gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                gemm.Bias = block + BlockOffsets.Fc1Bias;
+                gemm.Epilogue = global::ViTCompiler.Kernels.GemmEpilogue.GeluTo; gemm.EpilogueOut = saved.Gelu; gemm.EpilogueLd = MlpWidth;
+                Gemm.Run<TFc1>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Kernels.Dropout.Apply(pool, threads, saved.Gelu, (long)rows * MlpWidth, seed, global::ViTCompiler.Kernels.Dropout.Sites.MlpHidden(layer), drop);
+
+                // (B·5, 32) -> (B·5, 16)   output = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc2, saved.Gelu, MlpWidth, branch, Hidden);
+                gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = 1; gemm.BColStride = MlpWidth;
+                gemm.Bias = block + BlockOffsets.Fc2Bias;
+                Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Kernels.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,
+                    global::ViTCompiler.Kernels.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Kernels.Dropout.Sites.MlpPath(layer), path);
+            }
+            // (B·5, 16) -> (B, 16)   pooled = norm(final[:, 0]): only the [class] rows are normalised
+            global::ViTCompiler.Kernels.TokenOps.GatherRows(final, (long)Tokens * Hidden, normIn, batch, Hidden);
+            global::ViTCompiler.Kernels.LayerNorm.Forward(pool, threads, normIn, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon, normMean, normRstd);
+
+            // (B, 16) -> (B, 3)   logits = pooled · Wheadᵀ + bhead
+            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
+            gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+            gemm.Bias = w + Offsets.HeadBias;
+            Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+            // (B, 3) -> loss, dlogits = (softmax(logits) − smoothed one-hot) / B
+            float loss = global::ViTCompiler.Kernels.Loss.CrossEntropy(logits, labels, batch, Classes, options.LabelSmoothing, dlogits);
+
+            // ---- backward: every gradient is added into g ----
+            // dWhead += dlogitsᵀ · pooled        (C, B) · (B, D) -> (C, D)
+            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Classes, Hidden, batch, BlockK.HeadWeight, dlogits, 1, g + Offsets.HeadWeight, Hidden);
+            gemm.AColStride = Classes; gemm.B = pooled; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+            Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+            global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + Offsets.HeadBias);
+
+            // dpooled = dlogits · Whead           (B, C) · (C, D) -> (B, D)
+            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch, Hidden, Classes, BlockK.HeadInput, dlogits, Classes, dpooled, Hidden);
+            gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+            Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+            // pooled = norm(final[:, 0])   -> dx is zero except on the [class] rows
+            global::ViTCompiler.Kernels.LayerNorm.ParameterGradients(pool, threads, dpooled, normIn, normMean, normRstd, g + Offsets.NormWeight, g + Offsets.NormBias, batch, Hidden);
+            global::ViTCompiler.Kernels.LayerNorm.Backward(pool, threads, dpooled, normIn, normMean, normRstd, w + Offsets.NormWeight, normOut, batch, Hidden, accumulate: false);
+            new global::System.Span<float>(dx, rows * Hidden).Clear();
+            global::ViTCompiler.Kernels.TokenOps.ScatterRows(normOut, dx, (long)Tokens * Hidden, batch, Hidden);
+
+            for (int layer = Layers - 1; layer >= 0; layer--)
+            {
+                var saved = new Saved(layers + layer * layerFloats, batch);
+                float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+                float* grad = g + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+
+                // output = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2)): the residual passes dx on; the branch gets
+                global::ViTCompiler.Kernels.Dropout.ResidualBackward(pool, threads, dx, branch, batch, Tokens * Hidden, seed,
+                    global::ViTCompiler.Kernels.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Kernels.Dropout.Sites.MlpPath(layer), path);
+                // dWfc2 += dbranchᵀ · gelu          (16, B·5) · (B·5, 32) -> (16, 32)
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Hidden, MlpWidth, rows, BlockK.Fc2Weight, branch, 1, grad + BlockOffsets.Fc2Weight, MlpWidth);
+                gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.Accumulate = true;
+                Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.Fc2Bias);
+                // dgelu = dbranch · Wfc2               (B·5, 16) · (16, 32) -> (B·5, 32)
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc2Input, branch, Hidden, dwide, MlpWidth);
+                gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = MlpWidth; gemm.BColStride = 1;
+                Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                // gelu = dropout(GELU(fc1))          -> dfc1 = dgelu ⊙ mask · GELU′(fc1)
+                global::ViTCompiler.Kernels.Dropout.Apply(pool, threads, dwide, (long)rows * MlpWidth, seed, global::ViTCompiler.Kernels.Dropout.Sites.MlpHidden(layer), drop);
+                global::ViTCompiler.Kernels.Activations.GeluBackward(pool, threads, saved.Fc1, dwide, dwide, (long)rows * MlpWidth);
+                // dWfc1 += dfc1ᵀ · ln2               (32, B·5) · (B·5, 16) -> (32, 16)
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(MlpWidth, Hidden, rows, BlockK.Fc1Weight, dwide, 1, grad + BlockOffsets.Fc1Weight, Hidden);
+                gemm.AColStride = MlpWidth; gemm.B = saved.Ln2; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, dwide, rows, MlpWidth, grad + BlockOffsets.Fc1Bias);
+                // dln2 = dfc1 · Wfc1                   (B·5, 32) · (32, 16) -> (B·5, 16)
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc1Input, dwide, MlpWidth, da, Hidden);
+                gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                // ln2 = LayerNorm(middle)            -> dx += LayerNorm′ · dln2
+                global::ViTCompiler.Kernels.LayerNorm.ParameterGradients(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, grad + BlockOffsets.Norm2Weight, grad + BlockOffsets.Norm2Bias, rows, Hidden);
+                global::ViTCompiler.Kernels.LayerNorm.Backward(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, block + BlockOffsets.Norm2Weight, dx, rows, Hidden, accumulate: true);
+
+                // middle = x + droppath(dropout(attended · Wprojᵀ + bproj))
+                global::ViTCompiler.Kernels.Dropout.ResidualBackward(pool, threads, dx, branch, batch, Tokens * Hidden, seed,
+                    global::ViTCompiler.Kernels.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Kernels.Dropout.Sites.AttentionPath(layer), path);
+                // dWproj += dbranchᵀ · attended      (16, B·5) · (B·5, 16) -> (16, 16)
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Hidden, Hidden, rows, BlockK.ProjWeight, branch, 1, grad + BlockOffsets.ProjWeight, Hidden);
+                gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.ProjBias);
+                // dattended = dbranch · Wproj          (B·5, 16) · (16, 16) -> (B·5, 16)
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, Hidden, BlockK.ProjInput, branch, Hidden, da, Hidden);
+                gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                // attended = softmax(q · kᵀ / √hd) · v -> dqkv, per image and head
+                var attend = new global::ViTCompiler.Kernels.AttentionProblem
+                {
+                    Qkv = saved.Qkv, Output = da, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
+                    Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                };
+                global::ViTCompiler.Kernels.Attention<TScores, TValues>.Backward(ref attend, dwide, pool, threads);
+                // dWqkv += dqkvᵀ · ln1               (48, B·5) · (B·5, 16) -> (48, 16)
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(3 * Hidden, Hidden, rows, BlockK.QkvWeight, dwide, 1, grad + BlockOffsets.QkvWeight, Hidden);
+                gemm.AColStride = 3 * Hidden; gemm.B = saved.Ln1; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, dwide, rows, 3 * Hidden, grad + BlockOffsets.QkvBias);
+                // dln1 = dqkv · Wqkv                   (B·5, 48) · (48, 16) -> (B·5, 16)
+                gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, 3 * Hidden, BlockK.QkvInput, dwide, 3 * Hidden, da, Hidden);
+                gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                // ln1 = LayerNorm(x)                 -> dx += LayerNorm′ · dln1
+                global::ViTCompiler.Kernels.LayerNorm.ParameterGradients(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, grad + BlockOffsets.Norm1Weight, grad + BlockOffsets.Norm1Bias, rows, Hidden);
+                global::ViTCompiler.Kernels.LayerNorm.Backward(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, block + BlockOffsets.Norm1Weight, dx, rows, Hidden, accumulate: true);
+            }
+
+            // x = dropout([cls; embedded] + pos)   -> dpos, dcls, dembedded
+            global::ViTCompiler.Kernels.Dropout.Apply(pool, threads, dx, (long)rows * Hidden, seed, global::ViTCompiler.Kernels.Dropout.Sites.Embeddings, drop);
+            global::ViTCompiler.Kernels.TokenOps.AssembleTokensBackward(dx, g + Offsets.ClsToken, g + Offsets.PosEmbed, embedded, batch, Tokens, Hidden);
+            // dWpatch += dembeddedᵀ · patches     (16, B·4) · (B·4, 16) -> (16, 16)
+            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Hidden, PatchDim, batch * PatchCount, BlockK.PatchWeight, embedded, 1, g + Offsets.PatchWeight, PatchDim);
+            gemm.AColStride = Hidden; gemm.B = patches; gemm.BRowStride = PatchDim; gemm.BColStride = 1; gemm.Accumulate = true;
+            Gemm.Run<TGradPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
+            global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, embedded, batch * PatchCount, Hidden, g + Offsets.PatchBias);
+            return loss;
         }
 
         /// <summary>Vector512 micro-kernel, 24×16 tile: 24 accumulators + 1 B vector + 1 broadcast.</summary>

@@ -1,0 +1,92 @@
+using ViTCompiler.IO;
+using Xunit;
+
+namespace ViTCompiler.Tests.IO;
+
+/// <summary>
+/// npz archives exactly as numpy 1.24 writes them (numpy.savez and numpy.savez_compressed, with zip64 extra fields),
+/// generated once and embedded here, so the reader is checked against the real producer and not only our fixture writer.
+/// </summary>
+public class NumpyFixtureTests
+{
+    // np.savez(f, **{"Transformer/encoder_norm/scale": arange(3, f4) * 0.5 - 1, "cube": (arange(24, f4).reshape(2, 3, 4) / 7),
+    //   "half": f2 [[1.5, -2], [65504, 2**-14]], "double": f8 [0.1, -3.25], "big": >f4 [1, 2.5, -0.125],
+    //   "scalar": f4 4.5, "ints": i8 [1, 2, 3]})
+    private const string Stored =
+        "UEsDBBQAAAAAAAAAIQAhb9T7jAAAAIwAAAAiABQAVHJhbnNmb3JtZXIvZW5jb2Rlcl9ub3JtL3NjYWxlLm5weQEAEACMAAAAAAAAAIwAAAAAAA" +
+        "AAk05VTVBZAQB2AHsnZGVzY3InOiAnPGY0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDMsKSwgfSAgICAgICAgICAgICAg" +
+        "ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAIC/AAAAvwAAAABQSwMEFAAAAAAAAAAhAMYDYUfgAAAA4A" +
+        "AAAAgAFABjdWJlLm5weQEAEADgAAAAAAAAAOAAAAAAAAAAk05VTVBZAQB2AHsnZGVzY3InOiAnPGY0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxz" +
+        "ZSwgJ3NoYXBlJzogKDIsIDMsIDQpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAA" +
+        "AAJUkSPiVJkj63bds+JUkSP27bNj+3bVs/AACAPyVJkj9JkqQ/btu2P5IkyT+3bds/27btPwAAAECSJAlAJUkSQLdtG0BJkiRA27YtQG7bNkAA" +
+        "AEBAkiRJQCVJUkBQSwMEFAAAAAAAAAAhAGnzXe2IAAAAiAAAAAgAFABoYWxmLm5weQEAEACIAAAAAAAAAIgAAAAAAAAAk05VTVBZAQB2AHsnZG" +
+        "VzY3InOiAnPGYyJywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDIsIDIpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAg" +
+        "ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAPgDA/3sABFBLAwQUAAAAAAAAACEAzt/vc5AAAACQAAAACgAUAGRvdWJsZS5ucHkBAB" +
+        "AAkAAAAAAAAACQAAAAAAAAAJNOVU1QWQEAdgB7J2Rlc2NyJzogJzxmOCcsICdmb3J0cmFuX29yZGVyJzogRmFsc2UsICdzaGFwZSc6ICgyLCks" +
+        "IH0gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAKmpmZmZmZuT8AAAAAAAAKwFBLAw" +
+        "QUAAAAAAAAACEABwROx4wAAACMAAAABwAUAGJpZy5ucHkBABAAjAAAAAAAAACMAAAAAAAAAJNOVU1QWQEAdgB7J2Rlc2NyJzogJz5mNCcsICdm" +
+        "b3J0cmFuX29yZGVyJzogRmFsc2UsICdzaGFwZSc6ICgzLCksIH0gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIC" +
+        "AgICAgICAgICAgICAgICAKP4AAAEAgAAC+AAAAUEsDBBQAAAAAAAAAIQDcIucnhAAAAIQAAAAKABQAc2NhbGFyLm5weQEAEACEAAAAAAAAAIQA" +
+        "AAAAAAAAk05VTVBZAQB2AHsnZGVzY3InOiAnPGY0JywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKCksIH0gICAgICAgICAgIC" +
+        "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAJBAUEsDBBQAAAAAAAAAIQC8kVWOmAAAAJgAAAAI" +
+        "ABQAaW50cy5ucHkBABAAmAAAAAAAAACYAAAAAAAAAJNOVU1QWQEAdgB7J2Rlc2NyJzogJzxpOCcsICdmb3J0cmFuX29yZGVyJzogRmFsc2UsIC" +
+        "dzaGFwZSc6ICgzLCksIH0gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAKAQAAAAAA" +
+        "AAACAAAAAAAAAAMAAAAAAAAAUEsBAhQDFAAAAAAAAAAhACFv1PuMAAAAjAAAACIAAAAAAAAAAAAAAIABAAAAAFRyYW5zZm9ybWVyL2VuY29kZX" +
+        "Jfbm9ybS9zY2FsZS5ucHlQSwECFAMUAAAAAAAAACEAxgNhR+AAAADgAAAACAAAAAAAAAAAAAAAgAHgAAAAY3ViZS5ucHlQSwECFAMUAAAAAAAA" +
+        "ACEAafNd7YgAAACIAAAACAAAAAAAAAAAAAAAgAH6AQAAaGFsZi5ucHlQSwECFAMUAAAAAAAAACEAzt/vc5AAAACQAAAACgAAAAAAAAAAAAAAgA" +
+        "G8AgAAZG91YmxlLm5weVBLAQIUAxQAAAAAAAAAIQAHBE7HjAAAAIwAAAAHAAAAAAAAAAAAAACAAYgDAABiaWcubnB5UEsBAhQDFAAAAAAAAAAh" +
+        "ANwi5yeEAAAAhAAAAAoAAAAAAAAAAAAAAIABTQQAAHNjYWxhci5ucHlQSwECFAMUAAAAAAAAACEAvJFVjpgAAACYAAAACAAAAAAAAAAAAAAAgA" +
+        "ENBQAAaW50cy5ucHlQSwUGAAAAAAcABwCXAQAA3wUAAAAA";
+
+    private const string Compressed =
+        "UEsDBBQAAAAIAAAAIQAhb9T7TgAAAIwAAAAiABQAVHJhbnNmb3JtZXIvZW5jb2Rlcl9ub3JtL3NjYWxlLm5weQEAEACMAAAAAAAAAE4AAAAAAA" +
+        "AAm+wX6hsQychQxlCtnpJanFykbqWgbpNmoq6joJ6WX1RSlJgXn1+UkgoSd0vMKU4FihdnJBakAvkaxjqaOgq1ChQALgaGhv0MDAwgzAAAUEsD" +
+        "BBQAAAAIAAAAIQDGA2FHnwAAAOAAAAAIABQAY3ViZS5ucHkBABAA4AAAAAAAAACfAAAAAAAAAJvsF+obEMnIUMZQrZ6SWpxcpG6loG6TZqKuo6" +
+        "Cell9UUpSYF59flJIKEndLzClOBYoXZyQWpAL5GkY6CsY6CiaaOgq1CuQBLgYgUPUUslP1nGS3Pfc2kBayz7ttZr89N9qegaHBHihu7zlpCVBs" +
+        "m/0klZNA8dv2t7e9BcoxOExS4XQAqnfYnivt4DlJxeH2Nl0HoF4HoBRQzhMoF+QAAFBLAwQUAAAACAAAACEAafNd7U4AAACIAAAACAAUAGhhbG" +
+        "YubnB5AQAQAIgAAAAAAAAATgAAAAAAAACb7BfqGxDJyFDGUK2eklqcXKRupaBuk2akrqOgnpZfVFKUmBefX5SSChJ3S8wpTgWKF2ckFqQC+RpG" +
+        "OgpGmjoKtQpkAy4GO4YD/6sZWABQSwMEFAAAAAgAAAAhAM7f73NPAAAAkAAAAAoAFABkb3VibGUubnB5AQAQAJAAAAAAAAAATwAAAAAAAACb7B" +
+        "fqGxDJyFDGUK2eklqcXKRupaBuk2ahrqOgnpZfVFKUmBefX5SSChJ3S8wpTgWKF2ckFqQC+RpGOpo6CrUKFACuWTNBYKc9AxhwHQAAUEsDBBQA" +
+        "AAAIAAAAIQAHBE7HUAAAAIwAAAAHABQAYmlnLm5weQEAEACMAAAAAAAAAFAAAAAAAAAAm+wX6hsQychQxlCtnpJanFykbqWgbpdmoq6joJ6WX1" +
+        "RSlJgXn1+UkgoSd0vMKU4FihdnJBakAvkaxjqaOgq1ChQALvsGBgYHBQaGfQwMDABQSwMEFAAAAAgAAAAhANwi5ydGAAAAhAAAAAoAFABzY2Fs" +
+        "YXIubnB5AQAQAIQAAAAAAAAARgAAAAAAAACb7BfqGxDJyFDGUK2eklqcXKRupaBuk2airqOgnpZfVFKUmBefX5SSChJ3S8wpTgWKF2ckFqQC+R" +
+        "qaOgq1ChQBLgaGCQ4AUEsDBBQAAAAIAAAAIQC8kVWOTQAAAJgAAAAIABQAaW50cy5ucHkBABAAmAAAAAAAAABNAAAAAAAAAJvsF+obEMnIUMZQ" +
+        "rZ6SWpxcpG6loG6TaaGuo6Cell9UUpSYF59flJIKEndLzClOBYoXZyQWpAL5GsY6mjoKtQoUAC5GBghggtLMUBoAUEsBAhQDFAAAAAgAAAAhAC" +
+        "Fv1PtOAAAAjAAAACIAAAAAAAAAAAAAAIABAAAAAFRyYW5zZm9ybWVyL2VuY29kZXJfbm9ybS9zY2FsZS5ucHlQSwECFAMUAAAACAAAACEAxgNh" +
+        "R58AAADgAAAACAAAAAAAAAAAAAAAgAGiAAAAY3ViZS5ucHlQSwECFAMUAAAACAAAACEAafNd7U4AAACIAAAACAAAAAAAAAAAAAAAgAF7AQAAaG" +
+        "FsZi5ucHlQSwECFAMUAAAACAAAACEAzt/vc08AAACQAAAACgAAAAAAAAAAAAAAgAEDAgAAZG91YmxlLm5weVBLAQIUAxQAAAAIAAAAIQAHBE7H" +
+        "UAAAAIwAAAAHAAAAAAAAAAAAAACAAY4CAABiaWcubnB5UEsBAhQDFAAAAAgAAAAhANwi5ydGAAAAhAAAAAoAAAAAAAAAAAAAAIABFwMAAHNjYW" +
+        "xhci5ucHlQSwECFAMUAAAACAAAACEAvJFVjk0AAACYAAAACAAAAAAAAAAAAAAAgAGZAwAAaW50cy5ucHlQSwUGAAAAAAcABwCXAQAAIAQAAAAA";
+
+    [Theory]
+    [InlineData(Stored)]
+    [InlineData(Compressed)]
+    public void Arrays_written_by_numpy_read_back_exactly(string base64)
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("numpy.npz");
+        File.WriteAllBytes(path, Convert.FromBase64String(base64));
+        Assert.Equal(WeightsFormat.Jax, Weights.Detect(path));
+        using NpzFile file = NpzFile.Open(path);
+        Assert.Equal(["Transformer/encoder_norm/scale", "cube", "half", "double", "big", "scalar", "ints"], file.Arrays.Select(a => a.Name));
+        float[] Read(string name, int count)
+        {
+            float[] values = new float[count];
+            file.Read(name, values);
+            return values;
+        }
+        Assert.Equal([-1f, -0.5f, 0f], Read("Transformer/encoder_norm/scale", 3));
+        Assert.True(file.TryGetArray("cube", out NpyArrayInfo cube));
+        Assert.Equal([2L, 3L, 4L], cube.Shape);
+        Assert.Equal([0.0f, 0.1428571492433548f, 0.2857142984867096f, 0.4285714328289032f, 0.5714285969734192f, 0.7142857313156128f, 0.8571428656578064f, 1.0f, 1.1428571939468384f, 1.2857142686843872f, 1.4285714626312256f, 1.5714285373687744f, 1.7142857313156128f, 1.8571428060531616f, 2.0f, 2.142857074737549f, 2.2857143878936768f, 2.4285714626312256f, 2.5714285373687744f, 2.7142856121063232f, 2.857142925262451f, 3.0f, 3.142857074737549f, 3.2857143878936768f], Read("cube", 24));
+        Assert.Equal([1.5f, -2f, 65504f, 6.1035156e-05f], Read("half", 4));
+        Assert.Equal([0.1f, -3.25f], Read("double", 2));
+        Assert.Equal([1f, 2.5f, -0.125f], Read("big", 3));
+        Assert.True(file.TryGetArray("scalar", out NpyArrayInfo scalar));
+        Assert.Empty(scalar.Shape);
+        Assert.Equal([4.5f], Read("scalar", 1));
+        Assert.True(file.TryGetArray("ints", out NpyArrayInfo ints));
+        Assert.Equal("<i8", ints.Descr);
+        IoAssert.Fails(path, () => Read("ints", 3), "'ints'", "<i8");
+    }
+}

@@ -36,6 +36,7 @@ public sealed record ImageBatch(float[] Pixels, int Count, IReadOnlyList<string>
 /// more than <see cref="ImagePreprocessing.MaxPixels"/> pixels, has an extension naming a different format, or
 /// is not an image. Animated GIF and multi-page TIFF files are decoded to their first frame only. Whatever the
 /// decoder throws is turned into one <see cref="ImageLoadException"/> naming the file.
+/// EXIF orientation is not applied, matching PIL's <c>Image.open</c> and therefore HuggingFace and torchvision.
 /// </remarks>
 public sealed class ImageLoader
 {

@@ -69,6 +69,7 @@ public sealed record BatcherOptions
 /// epoch began (the order is rebuilt from it) and as it is now; <see cref="SetState"/> on a batcher over the same
 /// images with the same options continues with exactly the batches the uninterrupted run would have produced.
 /// </para>
+/// <para>One batcher serves one consumer; it is not safe to call from several threads at once.</para>
 /// </remarks>
 public sealed class ImageBatcher
 {

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
@@ -36,6 +37,12 @@ namespace ViTCompiler.Generators
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StaticOrAbstract, classLocation, name, type.IsStatic ? "static" : "abstract"));
                 if (type.BaseType is { SpecialType: not SpecialType.System_Object } baseType && !type.IsStatic)
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HasBaseClass, classLocation, name, baseType.ToDisplayString()));
+
+                // An argument that does not bind yet (the user is typing) is the compiler's error to report; until it binds
+                // there is nothing to generate, and unboxing its null value would take the whole generator down.
+                foreach (KeyValuePair<string, TypedConstant> argument in attribute.NamedArguments)
+                    if (argument.Value.Kind == TypedConstantKind.Error || argument.Value.Value is null)
+                        return new ParseResult(null, diagnostics.ToEquatable());
 
                 VitShape shape = ReadShape(attribute);
                 ValidateShape(shape, name, attributeLocation, diagnostics);
@@ -89,8 +96,11 @@ namespace ViTCompiler.Generators
                 if (s.Classes <= 0) NotPositive("Classes", s.Classes);
                 if (s.Pooling is not (0 or 1))
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BadValue, location, name, $"Pooling {s.Pooling} is not a VitPooling value (ClassToken or Mean)"));
-                if (!(s.LayerNormEpsilon > 0) || double.IsInfinity(s.LayerNormEpsilon))
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BadValue, location, name, $"LayerNormEpsilon {s.LayerNormEpsilon} must be a positive, finite number"));
+                // ε is used as a float: it must survive the conversion as a positive, finite value.
+                float epsilon = (float)s.LayerNormEpsilon;
+                if (!(epsilon > 0) || float.IsInfinity(epsilon))
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BadValue, location, name,
+                        $"LayerNormEpsilon {s.LayerNormEpsilon.ToString("R", CultureInfo.InvariantCulture)} must be a positive number within float range (1.2e-38 to 3.4e38)"));
                 if (diagnostics.Count > before) return; // divisibility and size are meaningless on non-positive values
 
                 if (s.ImageSize % s.Patch != 0)

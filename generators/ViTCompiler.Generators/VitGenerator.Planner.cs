@@ -48,7 +48,7 @@ namespace ViTCompiler.Generators
                 var products = new List<ProductPlan>
                 {
                     Product("Patch", "embedded = patches · Wpatchᵀ + bpatch", d, patchDim),
-                    Product("Qkv", "qkv = ln1(x) · Wqkvᵀ + bqkv", 3 * d, d),
+                    Product("Qkv", s.QkvBias ? "qkv = ln1(x) · Wqkvᵀ + bqkv" : "qkv = ln1(x) · Wqkvᵀ", 3 * d, d),
                     Product("Scores", "scores = (q / √hd) · kᵀ, per image and head", tokens, headDim),
                     Product("Values", "heads = softmax(scores) · v, per image and head", headDim, tokens),
                     Product("Proj", "x += heads · Wprojᵀ + bproj", d, d),

@@ -9,7 +9,7 @@
 // Matrix products C = A · B (B is K × N; A has one row per token, or per image for the head), each with its
 // K block and the register tile (rows × columns) the planner picked per instruction set:
 //   Patch       N    24  K    48  block   48   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   embedded = patches · Wpatchᵀ + bpatch
-//   Qkv         N    72  K    24  block   24   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   qkv = ln1(x) · Wqkvᵀ + bqkv
+//   Qkv         N    72  K    24  block   24   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   qkv = ln1(x) · Wqkvᵀ
 //   Scores      N     9  K     8  block    8   Vector512 24×16  Vector256 6×16  Vector128 12×4  scalar 4×4   scores = (q / √hd) · kᵀ, per image and head
 //   Values      N     8  K     9  block    9   Vector512 24×16  Vector256 12×8  Vector128 6×8  scalar 4×4   heads = softmax(scores) · v, per image and head
 //   Proj        N    24  K    24  block   24   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   x += heads · Wprojᵀ + bproj

@@ -1,0 +1,36 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Running;
+using ViTCompiler;
+using ViTCompiler.Benchmarks;
+
+// `dotnet run -c Release --project tests/ViTCompiler.Benchmarks -- quick [model] [batch]` prints medians without
+// BenchmarkDotNet (seconds instead of minutes); anything else goes to BenchmarkDotNet's switcher.
+if (args.Length > 0 && args[0] == "quick")
+{
+    string name = args.Length > 1 ? args[1] : "ti16";
+    int batch = args.Length > 2 ? int.Parse(args[2]) : 1;
+    bool train = args.Length > 3 && args[3] == "train";
+    CompiledVit model = BenchmarkModels.Create(name);
+    float[] pixels = BenchmarkModels.Pixels(model.Config, batch);
+    float[] logits = new float[batch * model.Config.Classes];
+    int[] labels = Enumerable.Range(0, batch).Select(i => i % model.Config.Classes).ToArray();
+    var times = new List<double>();
+    for (int i = 0; i < 12; i++)
+    {
+        long start = Stopwatch.GetTimestamp();
+        if (train)
+        {
+            model.Gradients.Clear();
+            model.TrainStep(pixels, labels, batch, default, logits);
+        }
+        else model.Forward(pixels, batch, logits);
+        if (i >= 2) times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+    }
+    times.Sort();
+    double median = times[times.Count / 2];
+    double gflop = (train ? 3.0 : 1.0) * model.Config.FlopsPerImage * batch / 1e9;
+    Console.WriteLine($"{name} batch {batch} {(train ? "train step" : "forward")}: median {median:F2} ms, min {times[0]:F2} ms, " +
+        $"{batch * 1000 / median:F0} images/s, ~{gflop / (median / 1000):F0} GFLOP/s  [{model.Engine}, {model.Threads} threads]");
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(BenchmarkModels).Assembly).Run(args);

@@ -103,7 +103,7 @@ internal static class WeightLoader
             for (int i = 0; i < values.Length; i++)
                 if (!float.IsFinite(values[i]))
                     throw new WeightsFileException(source.Path,
-                        $"tensor '{slot.File}' {Shapes.Text(shape)} holds {values[i]} at {Shapes.Coordinates(shape, i)}; non-finite weights are refused (was the run that saved them diverging?)");
+                        $"tensor '{slot.File}' {Shapes.Text(shape)} holds {values[i]} at {Shapes.Coordinates(shape, i)}; non-finite weights are refused (a diverged training run, a corrupt file, or a float64 value beyond float32's range)");
         }
 
         // Pass 3.

@@ -9,7 +9,9 @@ namespace ViTCompiler.IO;
 /// <remarks>
 /// <c>pre_logits</c> (the extra dense + tanh layer of the ImageNet-21k checkpoints) has no place in this model; such
 /// files load only with <see cref="LoadOptions.KeepHead"/>, which drops it with the head, as the paper does for
-/// fine-tuning. LayerNorm ε is not recorded in the file; flax uses 1e-6.
+/// fine-tuning. LayerNorm ε is not recorded in the file; flax uses 1e-6. The original code's MLP uses flax's tanh
+/// approximation of GELU; this library computes the exact one (as timm and HuggingFace do with these weights), so logits
+/// differ slightly from the JAX model's.
 /// </remarks>
 public static class JaxWeights
 {

@@ -5,6 +5,12 @@ using ViTCompiler.Benchmarks;
 
 // `dotnet run -c Release --project tests/ViTCompiler.Benchmarks -- quick [model] [batch]` prints medians without
 // BenchmarkDotNet (seconds instead of minutes); anything else goes to BenchmarkDotNet's switcher.
+if (args.Length > 0 && args[0] == "peak")
+{
+    foreach (int threads in new[] { 1, Environment.ProcessorCount })
+        Console.WriteLine($"fp32 FMA peak, {PeakProbe.Isa}, {threads} thread(s): {PeakProbe.Measure(threads):F0} GFLOP/s");
+    return;
+}
 if (args.Length > 0 && args[0] == "quick")
 {
     string name = args.Length > 1 ? args[1] : "ti16";

@@ -656,13 +656,29 @@ namespace ViTCompiler.Generators
                     w.Line($"public static int NR => {t.NR};");
                     w.Line();
                     w.Line("[global::System.Runtime.CompilerServices.SkipLocalsInit]");
-                    using (w.Block("public static unsafe void Run(nint kc, float* a, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)"))
+                    using (w.Block("public static unsafe void Run(nint kc, float* a, nint aRowStride, nint aColStride, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)"))
                     {
+                        WriteRowAddressing(w, t);
                         if (t.Lanes == 1) WriteScalarTileBody(w, t);
                         else WriteVectorTileBody(w, t);
                     }
                 }
             }
+
+            // Rows of A are read in place through aRowStride/aColStride: six row pointers (a0 … a5) plus one running
+            // offset per group of six rows (o0 for rows 0–5, o1 = o0 + 6·aRowStride for rows 6–11, …), so a 24-row
+            // tile needs ten general registers, not twenty-four.
+            private static void WriteRowAddressing(SourceWriter w, TileSpec t)
+            {
+                int bases = System.Math.Min(t.MR, 6), groups = (t.MR + 5) / 6;
+                w.Line("float* " + string.Join(", ", Enumerable.Range(0, bases).Select(r => r == 0 ? "a0 = a" : $"a{r} = a{r - 1} + aRowStride")) + ";");
+                w.Line("nint " + string.Join(", ", Enumerable.Range(0, groups).Select(g => g == 0 ? "o0 = 0" : $"o{g} = {6 * g} * aRowStride")) + ";");
+            }
+
+            private static string RowElement(int r) => $"a{r % 6}[o{r / 6}]";
+
+            private static string RowAdvance(TileSpec t) =>
+                string.Join(" ", Enumerable.Range(0, (t.MR + 5) / 6).Select(g => $"o{g} += aColStride;"));
 
             private static string Acc(int r, int v) => "c" + r + "_" + v;
 
@@ -680,10 +696,10 @@ namespace ViTCompiler.Generators
                     w.Line(string.Join(" ", Enumerable.Range(0, vectors).Select(v => $"var b{v} = {vec}.Load(b{(v == 0 ? "" : " + " + v * lanes)});")));
                     for (int r = 0; r < t.MR; r++)
                     {
-                        string fmas = string.Join(" ", Enumerable.Range(0, vectors).Select(v => $"{Acc(r, v)} = {vec}.MultiplyAddEstimate(a{r % 2}, b{v}, {Acc(r, v)});"));
-                        w.Line($"{(r < 2 ? "var " : "")}a{r % 2} = {vec}.Create(a[{r}]); {fmas}");
+                        string fmas = string.Join(" ", Enumerable.Range(0, vectors).Select(v => $"{Acc(r, v)} = {vec}.MultiplyAddEstimate(x{r % 2}, b{v}, {Acc(r, v)});"));
+                        w.Line($"{(r < 2 ? "var " : "")}x{r % 2} = {vec}.Create({RowElement(r)}); {fmas}");
                     }
-                    w.Line($"a += {t.MR};");
+                    w.Line(RowAdvance(t));
                     w.Line($"b += {t.NR};");
                 }
                 using (w.Block($"if (mr == {t.MR} && nr == {t.NR})"))
@@ -718,8 +734,8 @@ namespace ViTCompiler.Generators
                 {
                     w.Line(string.Join(" ", Enumerable.Range(0, t.NR).Select(j => $"float b{j} = b[{j}];")));
                     for (int r = 0; r < t.MR; r++)
-                        w.Line($"{(r < 2 ? "float " : "")}a{r % 2} = a[{r}]; " + string.Join(" ", Enumerable.Range(0, t.NR).Select(j => $"{Acc(r, j)} += a{r % 2} * b{j};")));
-                    w.Line($"a += {t.MR};");
+                        w.Line($"{(r < 2 ? "float " : "")}x{r % 2} = {RowElement(r)}; " + string.Join(" ", Enumerable.Range(0, t.NR).Select(j => $"{Acc(r, j)} += x{r % 2} * b{j};")));
+                    w.Line(RowAdvance(t));
                     w.Line($"b += {t.NR};");
                 }
                 w.Line($"float* tile = stackalloc float[{t.MR * t.NR}];");

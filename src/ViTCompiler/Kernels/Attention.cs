@@ -49,13 +49,14 @@ public static unsafe class Attention<TScores, TValues>
         float* q = rows + h * hd, k = rows + d + h * hd, v = rows + 2 * d + h * hd;
         float* p = a->Probabilities != null ? a->Probabilities + (long)item * n * n : scratch;
 
-        // (N, hd) · (hd, N) -> (N, N)   S = (Q / √hd) · Kᵀ   (Kᵀ read in place: B[e, j] = K[j, e])
+        // (N, hd) · (hd, N) -> (N, N)   S = Q · Kᵀ   (Kᵀ packed from K's rows: B[e, j] = K[j, e])
         GemmProblem scores = GemmProblem.Create(n, n, hd, a->ScoresBlockK, q, 3 * d, p, n);
-        scores.Alpha = 1f / MathF.Sqrt(hd);
         scores.B = k; scores.BRowStride = 1; scores.BColStride = 3 * d;
         Gemm.RunSerial<TScores>(ref scores, gemmScratch);
 
-        for (int i = 0; i < n; i++) Softmax.Row(p + (long)i * n, n);
+        // P = softmax(S / √hd), the scale folded into the softmax's exponent
+        float scale = 1f / MathF.Sqrt(hd);
+        for (int i = 0; i < n; i++) Softmax.Row(p + (long)i * n, n, scale);
         if (a->Capture != null)
             new ReadOnlySpan<float>(p, n * n).CopyTo(new Span<float>(a->Capture + b * a->CaptureImageStride + (long)h * n * n, n * n));
 

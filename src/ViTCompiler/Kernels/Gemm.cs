@@ -27,8 +27,6 @@ public unsafe struct GemmProblem
     /// <summary>A[i, k] = A[i·ARowStride + k·AColStride].</summary>
     public float* A;
     public nint ARowStride, AColStride;
-    /// <summary>Factor applied to A while packing (1 for none).</summary>
-    public float Alpha;
     /// <summary>B[k, j] = B[k·BRowStride + j·BColStride]; ignored when <see cref="BPacked"/> is set.</summary>
     public float* B;
     public nint BRowStride, BColStride;
@@ -49,20 +47,21 @@ public unsafe struct GemmProblem
     /// <summary>A problem with row-major A (M × K, stride lda) and row-major C (stride ldc); set B and the rest after.</summary>
     public static GemmProblem Create(int m, int n, int k, int blockK, float* a, nint lda, float* c, nint ldc) => new()
     {
-        M = m, N = n, K = k, BlockK = blockK, A = a, ARowStride = lda, AColStride = 1, Alpha = 1f, C = c, Ldc = ldc,
+        M = m, N = n, K = k, BlockK = blockK, A = a, ARowStride = lda, AColStride = 1, C = c, Ldc = ldc,
     };
 }
 
 /// <summary>
-/// The GEMM driver (Goto/BLIS loop order): for each block of MC rows and each chunk of NR-wide column panels, for each
-/// K block, pack the A rows into MR-row micro-panels (they stay in L2), pack or reuse the B panels (each stays in L1
-/// while every row tile of the block streams past it), and call the micro-kernel per tile. Work items are
-/// (row block × column chunk) pairs, so every element of C is produced by exactly one item, in a fixed k order: the
-/// result does not depend on the thread count.
+/// The GEMM driver (Goto/BLIS loop order): for each block of rows and each chunk of NR-wide column panels, for each
+/// K block, take the B panels (pre-packed weights, or packed here from any strides; each stays in L1 while every row
+/// tile of the block streams past it) and call the micro-kernel per tile. A is read in place through its strides —
+/// the rows of a block stay in L2 — except for the last, partial row tile, which is copied with zero padding. Work
+/// items are (row block × column chunk) pairs, so every element of C is produced by exactly one item, in a fixed k
+/// order: the result does not depend on the thread count.
 /// </summary>
 public static unsafe class Gemm
 {
-    /// <summary>Largest row block; 192 rows × 256 k × 4 bytes = 192 KiB of packed A, half a typical L2.</summary>
+    /// <summary>Largest row block: 192 rows × 256 k × 4 bytes = 192 KiB of A, half a typical L2.</summary>
     public const int MaxBlockRows = 192;
 
     /// <summary>Widest column chunk whose B panels a work item packs itself (when B is not pre-packed).</summary>
@@ -76,7 +75,7 @@ public static unsafe class Gemm
 
     /// <summary>Per-thread scratch, in floats, that <see cref="Run{TKernel}"/> needs for this K block.</summary>
     public static long ScratchFloats<TKernel>(int blockK) where TKernel : IGemmKernel =>
-        (long)RoundUp(MaxBlockRows, TKernel.MR) * blockK + (long)RoundUp(MaxChunkColumns, TKernel.NR) * blockK + 64;
+        (long)TKernel.MR * blockK + (long)RoundUp(MaxChunkColumns, TKernel.NR) * blockK + 64;
 
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
@@ -117,36 +116,17 @@ public static unsafe class Gemm
         }
     }
 
-    // Packs rows [i0, i0+rows) and k in [k0, k0+kc) of A into MR-row micro-panels, k-major, zero padded to MR rows.
-    private static void PackA(float* dst, in GemmProblem p, int i0, int rows, int k0, int kc, int mr)
+    // Copies a partial row tile (height < MR rows, k in [k0, k0+kc)) k-major and zero padded to MR rows, so the
+    // micro-kernel can read all MR rows; full tiles are read in place.
+    private static void PackEdgeRows(float* dst, in GemmProblem p, int i0, int height, int k0, int kc, int mr)
     {
-        float alpha = p.Alpha;
-        for (int t = 0; t < rows; t += mr)
+        for (int k = 0; k < kc; k++)
         {
-            float* panel = dst + (long)t * kc;
-            int height = Math.Min(mr, rows - t);
-            if (p.ARowStride == 1)
-            {
-                // Transposed A (dYᵀ in weight gradients): the MR values of one k are contiguous in memory.
-                for (int k = 0; k < kc; k++)
-                {
-                    float* src = p.A + (i0 + t) + (k0 + k) * p.AColStride;
-                    float* d = panel + (long)k * mr;
-                    int r = 0;
-                    for (; r < height; r++) d[r] = src[r] * alpha;
-                    for (; r < mr; r++) d[r] = 0;
-                }
-            }
-            else
-            {
-                for (int r = 0; r < height; r++)
-                {
-                    float* src = p.A + (i0 + t + r) * p.ARowStride + k0 * p.AColStride;
-                    for (int k = 0; k < kc; k++) panel[(long)k * mr + r] = src[k * p.AColStride] * alpha;
-                }
-                for (int r = height; r < mr; r++)
-                    for (int k = 0; k < kc; k++) panel[(long)k * mr + r] = 0;
-            }
+            float* src = p.A + i0 * p.ARowStride + (k0 + k) * p.AColStride;
+            float* d = dst + (long)k * mr;
+            int r = 0;
+            for (; r < height; r++) d[r] = src[r * p.ARowStride];
+            for (; r < mr; r++) d[r] = 0;
         }
     }
 
@@ -182,16 +162,24 @@ public static unsafe class Gemm
     private static Plan MakePlan<TKernel>(ref GemmProblem problem, int threads, float* scratch, nint scratchPerWorker) where TKernel : IGemmKernel
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        // Even row blocks: 197 rows become 2 × 102, not 192 + 5.
-        int rowBlocks = (problem.M + MaxBlockRows - 1) / MaxBlockRows;
-        int blockRows = RoundUp((problem.M + rowBlocks - 1) / rowBlocks, mr);
-        rowBlocks = (problem.M + blockRows - 1) / blockRows;
         int panels = Panels(problem.N, nr);
-        // Enough items to keep every thread busy to the end (about three each), but chunks of at least two panels so
-        // packing A stays a small fraction of the work; and narrow enough that a chunk's B panels fit the scratch.
-        int chunks = threads <= 1 ? 1 : Math.Max(1, Math.Min(panels / 2, (3 * threads + rowBlocks - 1) / rowBlocks));
+        // Even row blocks of at most MaxBlockRows (197 rows become 2 × 102, not 192 + 5).
+        int rowBlocks = (problem.M + MaxBlockRows - 1) / MaxBlockRows;
+        int chunks = 1;
+        if (threads > 1)
+        {
+            // About four items per thread so the last ones even out. Rows are split first: a column chunk re-reads its
+            // A rows, while splitting rows costs nothing when B is pre-packed, and re-packs a chunk's B panels once per
+            // row block otherwise (B packing is then the only duplicated work).
+            int target = 4 * threads;
+            int rowTiles = (problem.M + mr - 1) / mr;
+            if (problem.BPacked != null || rowBlocks < threads) rowBlocks = Math.Min(rowTiles, Math.Max(rowBlocks, target));
+            chunks = Math.Clamp((target + rowBlocks - 1) / rowBlocks, 1, panels);
+        }
         if (problem.BPacked == null) chunks = Math.Max(chunks, Panels(panels * nr, RoundUp(MaxChunkColumns, nr)));
         chunks = Math.Min(chunks, panels);
+        int blockRows = RoundUp((problem.M + rowBlocks - 1) / rowBlocks, mr);
+        rowBlocks = (problem.M + blockRows - 1) / blockRows;
         return new Plan
         {
             Problem = (GemmProblem*)Unsafe.AsPointer(ref problem),
@@ -209,13 +197,15 @@ public static unsafe class Gemm
         int i0 = rowBlock * plan->BlockRows, rows = Math.Min(plan->BlockRows, p.M - i0);
         int p0 = (int)((long)chunk * plan->Panels / plan->Chunks), p1 = (int)((long)(chunk + 1) * plan->Panels / plan->Chunks);
 
-        float* packedA = plan->Scratch + worker * plan->ScratchPerWorker;
-        float* packedB = packedA + (long)RoundUp(MaxBlockRows, mr) * p.BlockK;
+        float* edgeA = plan->Scratch + worker * plan->ScratchPerWorker;
+        float* packedB = edgeA + (long)mr * p.BlockK;
         for (int k0 = 0; k0 < p.K; k0 += p.BlockK)
         {
             int kc = Math.Min(p.BlockK, p.K - k0);
             bool first = k0 == 0, last = k0 + kc >= p.K;
-            PackA(packedA, in p, i0, rows, k0, kc, mr);
+            // The last row tile of the block, if partial, is read from a zero-padded copy (MR rows, k-major).
+            int fullRows = rows / mr * mr;
+            if (fullRows < rows) PackEdgeRows(edgeA, in p, i0 + fullRows, rows - fullRows, k0, kc, mr);
             for (int panel = p0; panel < p1; panel++)
             {
                 int j0 = panel * nr, width = Math.Min(nr, p.N - j0);
@@ -230,11 +220,13 @@ public static unsafe class Gemm
                 bool accumulate = !first || p.Accumulate;
                 for (int t = 0; t < rows; t += mr)
                 {
-                    int height = Math.Min(mr, rows - t);
                     float* c = p.C + (i0 + t) * p.Ldc + j0;
-                    TKernel.Run(kc, packedA + (long)t * kc, b, c, p.Ldc, bias, accumulate, height, width);
+                    if (t < fullRows)
+                        TKernel.Run(kc, p.A + (i0 + t) * p.ARowStride + k0 * p.AColStride, p.ARowStride, p.AColStride, b, c, p.Ldc, bias, accumulate, mr, width);
+                    else
+                        TKernel.Run(kc, edgeA, 1, mr, b, c, p.Ldc, bias, accumulate, rows - t, width);
                     if (last && p.Epilogue != GemmEpilogue.None)
-                        ApplyEpilogue(in p, c, i0 + t, j0, height, width);
+                        ApplyEpilogue(in p, c, i0 + t, j0, Math.Min(mr, rows - t), width);
                 }
             }
         }

@@ -5,8 +5,8 @@ namespace ViTCompiler.Kernels;
 /// <summary>Row softmax, max-subtracted so no exponent overflows, and its backward.</summary>
 public static unsafe class Softmax
 {
-    /// <summary>Replaces the row by softmax(row).</summary>
-    public static void Row(float* row, int n)
+    /// <summary>Replaces the row by softmax(scale · row) (scale &gt; 0).</summary>
+    public static void Row(float* row, int n, float scale = 1f)
     {
         int i = 0;
         float max = float.NegativeInfinity;
@@ -18,14 +18,15 @@ public static unsafe class Softmax
         }
         for (; i < n; i++) max = MathF.Max(max, row[i]);
 
+        // exp(scale·x − scale·max): the largest exponent is 0 because scale is positive.
         float sum = 0;
         i = 0;
         if (Vector.IsHardwareAccelerated)
         {
-            Vector<float> s = Vector<float>.Zero, vmax = new(max);
+            Vector<float> s = Vector<float>.Zero, vmax = new(max), vscale = new(scale);
             for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
             {
-                Vector<float> e = Vector.Exp(Vector.Load(row + i) - vmax);
+                Vector<float> e = Vector.Exp((Vector.Load(row + i) - vmax) * vscale);
                 s += e;
                 Vector.Store(e, row + i);
             }
@@ -33,7 +34,7 @@ public static unsafe class Softmax
         }
         for (; i < n; i++)
         {
-            float e = MathF.Exp(row[i] - max);
+            float e = MathF.Exp((row[i] - max) * scale);
             sum += e;
             row[i] = e;
         }

@@ -408,7 +408,7 @@ namespace ViTCompiler.Generators
                 w.Push();
                 w.Line("global::ViTCompiler.Threading.WorkerPool pool = Pool;");
                 w.Line("int threads = Threads, rows = batch * Tokens, finalRows = " + (cls ? "batch" : "rows") + ";");
-                w.Line("float* w = ParameterPointer, g = GradientPointer;");
+                w.Line("float* w = ParameterPointer, g = GradientPointer, packed = PackedPointer; // weights packed by TrainStep just before");
                 w.Line("ulong seed = options.Seed;");
                 w.Line("float drop = options.Dropout, path = options.DropPath;");
                 WriteScratch(w, spec, training: true);
@@ -439,9 +439,9 @@ namespace ViTCompiler.Generators
                     // (B, {{s.Channels}}, {{s.ImageSize}}, {{s.ImageSize}}) -> (B·{{p.PatchCount}}, {{p.PatchDim}})   patches
                     {{K}}.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
 
-                    // (B·{{p.PatchCount}}, {{p.PatchDim}}) -> (B·{{p.PatchCount}}, {{d}})   embedded = patches · Wpatchᵀ + bpatch (weights read in place: B[k, j] = W[j, k])
+                    // (B·{{p.PatchCount}}, {{p.PatchDim}}) -> (B·{{p.PatchCount}}, {{d}})   embedded = patches · Wpatchᵀ + bpatch
                     gemm = {{K}}.GemmProblem.Create(batch * PatchCount, Hidden, PatchDim, BlockK.Patch, patches, PatchDim, embedded, Hidden);
-                    gemm.B = w + Offsets.PatchWeight; gemm.BRowStride = 1; gemm.BColStride = PatchDim;
+                    gemm.BPacked = packed + _packedPatch;
                     gemm.Bias = w + Offsets.PatchBias;
                     Gemm.Run<TPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
@@ -455,13 +455,14 @@ namespace ViTCompiler.Generators
                         var saved = new Saved(layers + layer * layerFloats, batch);
                         float* output = layer + 1 < Layers ? new Saved(layers + (layer + 1) * layerFloats, batch).Input : final;
                         float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+                        float* panels = packed + _packedBlocks + layer * _packedBlockStride;
 
                         // {{rows}} -> {{rows}}   ln1 = LayerNorm(x), statistics kept
                         {{K}}.LayerNorm.Forward(pool, threads, saved.Input, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, saved.Ln1, rows, Hidden, Epsilon, saved.Mean1, saved.Rstd1);
 
                         // {{rows}} -> (B·{{n}}, {{3 * d}})   qkv = ln1 · Wqkvᵀ{{(s.QkvBias ? " + bqkv" : "")}}
                         gemm = {{K}}.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, saved.Ln1, Hidden, saved.Qkv, 3 * Hidden);
-                        gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                        gemm.BPacked = panels + _packedQkv;
                     """);
                 if (s.QkvBias) w.Line("    gemm.Bias = block + BlockOffsets.QkvBias;");
                 w.Lines($$"""
@@ -477,7 +478,7 @@ namespace ViTCompiler.Generators
 
                         // {{rows}} -> {{rows}}   middle = x + droppath(dropout(attended · Wprojᵀ + bproj))
                         gemm = {{K}}.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, saved.Attended, Hidden, branch, Hidden);
-                        gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                        gemm.BPacked = panels + _packedProj;
                         gemm.Bias = block + BlockOffsets.ProjBias;
                         Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
                         {{K}}.Dropout.ResidualAdd(pool, threads, saved.Input, branch, saved.Middle, batch, Tokens * Hidden, seed,
@@ -488,7 +489,7 @@ namespace ViTCompiler.Generators
 
                         // {{rows}} -> (B·{{n}}, {{m}})   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
                         gemm = {{K}}.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
-                        gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                        gemm.BPacked = panels + _packedFc1;
                         gemm.Bias = block + BlockOffsets.Fc1Bias;
                         gemm.Epilogue = {{K}}.GemmEpilogue.GeluTo; gemm.EpilogueOut = saved.Gelu; gemm.EpilogueLd = MlpWidth;
                         Gemm.Run<TFc1>(ref gemm, pool, threads, scratch, (nint)perWorker);
@@ -496,7 +497,7 @@ namespace ViTCompiler.Generators
 
                         // (B·{{n}}, {{m}}) -> {{rows}}   output = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))
                         gemm = {{K}}.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc2, saved.Gelu, MlpWidth, branch, Hidden);
-                        gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = 1; gemm.BColStride = MlpWidth;
+                        gemm.BPacked = panels + _packedFc2;
                         gemm.Bias = block + BlockOffsets.Fc2Bias;
                         Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
                         {{K}}.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,
@@ -520,7 +521,7 @@ namespace ViTCompiler.Generators
 
                     // (B, {{d}}) -> (B, {{s.Classes}})   logits = pooled · Wheadᵀ + bhead
                     gemm = {{K}}.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
-                    gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                    gemm.BPacked = packed + _packedHead;
                     gemm.Bias = w + Offsets.HeadBias;
                     Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
 

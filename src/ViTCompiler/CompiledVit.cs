@@ -58,6 +58,10 @@ public abstract unsafe class CompiledVit : IVitModel
         foreach (int label in labels)
             if ((uint)label >= (uint)Config.Classes)
                 throw new ArgumentOutOfRangeException(nameof(labels), label, $"A label must be in [0, {Config.Classes}).");
+        // Always re-packed: the optimiser has just written the parameters, and a forward pass on stale panels would
+        // silently train the wrong model. Packing is one pass over the weights, small next to a batch's work.
+        PackWeights(ParameterPointer);
+        _packedVersion = _parameterVersion;
         fixed (float* p = pixels)
         fixed (int* y = labels)
         fixed (float* l = logits)

@@ -1,0 +1,88 @@
+using System.Globalization;
+
+namespace FashionMnistSample;
+
+/// <summary>The command line, parsed by hand (no package needed for a dozen flags).</summary>
+internal sealed class Arguments
+{
+    public const string Usage = """
+        Trains a small Vision Transformer on Fashion-MNIST, then classifies a few test images.
+
+        usage: FashionMnist [options]
+
+          --full             train on the full 60,000 / 10,000 split (Debian package dataset-fashion-mnist,
+                             or the folder in VIT_FASHION_MNIST); without it, the shipped t10k file is split
+                             into 8,000 training and 2,000 test images
+          --data DIR         the full data set from DIR (the four IDX files, plain or .gz); implies --full
+          --epochs N         passes over the training images (default 3)
+          --steps N          stop after N updates instead (for quick checks)
+          --batch N          images per update (default 128)
+          --lr X             peak learning rate (default 2e-3)
+          --seed N           seeds the initialisation, shuffling, augmentation and dropout (default 0)
+          --threads N        threads for the model (default: all cores, or VIT_THREADS)
+          --checkpoint FILE  where checkpoints go (default artifacts/fashion-vit.safetensors)
+          --metrics FILE     JSON-lines metrics log (default artifacts/fashion-vit.metrics.jsonl)
+          --resume FILE      continue the run saved in FILE (its settings are reused; flags given here override them)
+          --help             this text
+
+        Ctrl-C saves a checkpoint at the next step and exits; run again with --resume to continue.
+        """;
+
+    public bool Full { get; private set; }
+    public string? DataFolder { get; private set; }
+    public int? Epochs { get; private set; }
+    public long? Steps { get; private set; }
+    public int? Batch { get; private set; }
+    public float? LearningRate { get; private set; }
+    public ulong? Seed { get; private set; }
+    public int? Threads { get; private set; }
+    public string Checkpoint { get; private set; } = Path.Combine("artifacts", "fashion-vit.safetensors");
+    public string Metrics { get; private set; } = Path.Combine("artifacts", "fashion-vit.metrics.jsonl");
+    public string? Resume { get; private set; }
+    public bool Help { get; private set; }
+
+    /// <summary>Parses <paramref name="args"/>; throws <see cref="ArgumentException"/> with a message for the user.</summary>
+    public static Arguments Parse(string[] args)
+    {
+        var a = new Arguments();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string flag = args[i];
+            string Value()
+            {
+                if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                    throw new ArgumentException($"{flag} needs a value.");
+                return args[++i];
+            }
+            switch (flag)
+            {
+                case "--full": a.Full = true; break;
+                case "--data": a.DataFolder = Value(); a.Full = true; break;
+                case "--epochs": a.Epochs = Positive(flag, Value()); break;
+                case "--steps": a.Steps = Positive(flag, Value()); break;
+                case "--batch": a.Batch = Positive(flag, Value()); break;
+                case "--lr": a.LearningRate = Rate(flag, Value()); break;
+                case "--seed":
+                    string seed = Value();
+                    a.Seed = ulong.TryParse(seed, NumberStyles.None, CultureInfo.InvariantCulture, out ulong s) ? s
+                        : throw new ArgumentException($"--seed must be a whole number ≥ 0; got '{seed}'.");
+                    break;
+                case "--threads": a.Threads = Positive(flag, Value()); break;
+                case "--checkpoint": a.Checkpoint = Value(); break;
+                case "--metrics": a.Metrics = Value(); break;
+                case "--resume": a.Resume = Value(); break;
+                case "--help" or "-h" or "-?": a.Help = true; break;
+                default: throw new ArgumentException($"Unknown argument '{flag}'. Run with --help for the options.");
+            }
+        }
+        return a;
+    }
+
+    private static int Positive(string flag, string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n
+            : throw new ArgumentException($"{flag} must be a positive whole number; got '{text}'.");
+
+    private static float Rate(string flag, string text) =>
+        float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float x) && x > 0 && float.IsFinite(x) ? x
+            : throw new ArgumentException($"{flag} must be a positive number such as 1e-3; got '{text}'.");
+}

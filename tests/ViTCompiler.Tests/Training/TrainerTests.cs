@@ -270,6 +270,27 @@ public class TrainerTests(ITestOutputHelper output)
         Assert.Equal(["step@4", "epoch@6", "step@8", "epoch@8"], kinds);
     }
 
+    [Fact]
+    public void Training_steps_allocate_nothing_once_warm()
+    {
+        // 16 steps per epoch, so steps 4 to 10 hold no epoch end, no log line and no checkpoint: only the step itself.
+        LabeledImages train = s_t10k.Value.Slice(0, 256);
+        var options = new TrainerOptions
+        {
+            MaxSteps = 12, BatchSize = 16, Dropout = 0.1f, DropPath = 0.1f, LabelSmoothing = 0.1f, LogEverySteps = 1000,
+            Progress = ProgressDisplay.None, Normalization = ChannelNormalization.FashionMnist,
+        };
+        using var trainer = new Trainer(new FashionSmall(), train, null, options);
+        long before = 0, after = 0;
+        trainer.StepCompleted += s =>
+        {
+            if (s.Step == 4) before = GC.GetAllocatedBytesForCurrentThread();
+            if (s.Step == 10) after = GC.GetAllocatedBytesForCurrentThread();
+        };
+        trainer.Run();
+        Assert.True(after - before == 0, $"six training steps allocated {after - before:N0} bytes");
+    }
+
     /// <summary>
     /// Real learning: a two-layer model on 2,000 real images for 80 steps of 32 (about 1.3 epochs) reaches about 53% test
     /// accuracy (chance is 10%) with the seeds below; the bounds leave room for other instruction sets' rounding.

@@ -23,6 +23,7 @@ public sealed class OrtPeer : IDisposable
     private OrtValue? _input, _output;
     private float[]? _pixels, _logits;
     private int _batch;
+    private bool _disposed;
 
     /// <summary>Exports <paramref name="model"/> (its current parameters) and opens an ONNX Runtime session on it.</summary>
     /// <param name="model">The model whose configuration and weights ONNX Runtime runs.</param>
@@ -76,6 +77,7 @@ public sealed class OrtPeer : IDisposable
     /// </summary>
     public void Run(float[] pixels, int batch, float[] logits)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(pixels);
         ArgumentNullException.ThrowIfNull(logits);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
@@ -100,6 +102,8 @@ public sealed class OrtPeer : IDisposable
     /// <summary>Closes the session and deletes the exported file.</summary>
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _input?.Dispose();
         _output?.Dispose();
         Session.Dispose();

@@ -11,8 +11,7 @@ namespace ViTCompiler.Onnx;
 /// <remarks>
 /// Shape legend: B batch, C channels, S image side, P patch, G = S/P, N tokens, D width, H heads, hd = D/H,
 /// M MLP width, K classes. Linear weights are stored transposed (in × out), so each linear layer is one MatMul plus
-/// one Add with no Transpose at run time; the qkv weight (3D, D) is split into its q, k and v thirds, the separate
-/// projections that attention-fusion tools look for.
+/// one Add with no Transpose at run time; the qkv weight (3D, D) and bias are split into their q, k and v thirds.
 /// </remarks>
 internal static class VitOnnxGraph
 {

@@ -1,0 +1,71 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using ViTCompiler.Imaging;
+using ViTCompiler.IO;
+
+namespace ViTCompiler.Cli;
+
+/// <summary>Where a command writes: results to <see cref="Output"/>, everything else (warnings, errors) to <see cref="Error"/>.</summary>
+internal sealed class CliContext(TextWriter output, TextWriter error)
+{
+    private static readonly JsonWriterOptions s_jsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public TextWriter Output { get; } = output;
+    public TextWriter Error { get; } = error;
+
+    public void Warn(string message) => Error.WriteLine("vit: warning: " + message);
+
+    public void Note(string message) => Error.WriteLine("vit: " + message);
+
+    /// <summary>Writes one JSON object on one line of <see cref="Output"/>.</summary>
+    public void WriteJsonLine(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, s_jsonOptions))
+        {
+            json.WriteStartObject();
+            body(json);
+            json.WriteEndObject();
+        }
+        Output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+    }
+
+    /// <summary>
+    /// Runs a command body and turns what it throws into a message on stderr and an exit code: the user's mistakes and
+    /// file problems get their message only; anything else is an internal error (stack trace with VIT_DEBUG=1).
+    /// </summary>
+    public int Run(Func<int> body)
+    {
+        try
+        {
+            int code = body();
+            Output.Flush();
+            return code;
+        }
+        catch (CliException e)
+        {
+            return Fail(e.ExitCode, e.Message, e);
+        }
+        catch (Exception e) when (e is WeightsFileException or ImageLoadException or FileNotFoundException or DirectoryNotFoundException
+                                      or UnauthorizedAccessException or InvalidDataException or IOException)
+        {
+            return Fail(ExitCodes.FileProblem, e.Message, e);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            return Fail(ExitCodes.Usage, e.Message, e);
+        }
+        catch (Exception e)
+        {
+            return Fail(ExitCodes.Internal, $"internal error: {e.GetType().Name}: {e.Message} (set VIT_DEBUG=1 for the stack trace, and please report it)", e);
+        }
+    }
+
+    private int Fail(int code, string message, Exception e)
+    {
+        Output.Flush();
+        Error.WriteLine("vit: " + message);
+        if (Environment.GetEnvironmentVariable("VIT_DEBUG") is "1" or "true") Error.WriteLine(e.ToString());
+        return code;
+    }
+}

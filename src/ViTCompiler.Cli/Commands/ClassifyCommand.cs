@@ -1,0 +1,112 @@
+using System.CommandLine;
+using System.Globalization;
+using ViTCompiler.Imaging;
+using ImagePreprocessing = ViTCompiler.Imaging.ImagePreprocessing;
+
+namespace ViTCompiler.Cli.Commands;
+
+/// <summary><c>vit classify IMAGE… --weights FILE</c>: top-k classes of each image.</summary>
+internal static class ClassifyCommand
+{
+    // Images per forward pass: enough to keep the GEMMs' row blocks full, small enough that ViT-L's activations stay modest.
+    private const int ChunkSize = 8;
+
+    public static Command Create(CliContext context)
+    {
+        var images = new Argument<string[]>("IMAGE") { Description = "Image files (PNG, JPEG, BMP, GIF, WebP, TIFF, TGA, PBM/PGM/PPM).", Arity = ArgumentArity.OneOrMore };
+        Option<string> weights = CommonOptions.Weights(required: true);
+        Option<string> config = CommonOptions.Config();
+        Option<int?> heads = CommonOptions.Heads();
+        Option<int?> imageSize = CommonOptions.ImageSize();
+        Option<int?> threads = CommonOptions.Threads();
+        Option<bool> json = CommonOptions.Json();
+        var top = new Option<int>("--top", "-k") { Description = "How many classes to print per image.", DefaultValueFactory = _ => 5, HelpName = "K" };
+        var normalize = new Option<string>("--normalize")
+        {
+            Description = "Override the input normalisation: google (mean = std = 0.5), imagenet, fashion-mnist or none.",
+            HelpName = "NAME",
+        };
+        normalize.AcceptOnlyFromAmong(InputPreprocessing.NormalizationNames);
+
+        var command = new Command("classify", "Classify images with a trained model and print the top classes with their probabilities.")
+        {
+            images, weights, config, heads, imageSize, top, normalize, threads, json,
+        };
+        command.SetAction(parse => context.Run(() => Run(context, parse.GetValue(images)!, parse.GetValue(weights)!, parse.GetValue(config),
+            parse.GetValue(heads), parse.GetValue(imageSize), parse.GetValue(top), parse.GetValue(normalize), parse.GetValue(threads), parse.GetValue(json))));
+        return command;
+    }
+
+    private static int Run(CliContext context, string[] paths, string weightsPath, string? configPath, int? heads, int? imageSize, int top,
+        string? normalize, int? threads, bool json)
+    {
+        CommonOptions.Positive(top, "--top");
+        ResolvedWeights resolved = ResolvedWeights.Open(weightsPath, configPath, heads, imageSize, context);
+        VitConfig config = resolved.Config;
+        ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, config, normalize, context);
+        IVitModel model = resolved.LoadModel(context);
+        CommonOptions.ApplyThreads(model, threads);
+        IReadOnlyList<string>? names = ClassNames.For(config, resolved.Source.Labels);
+        int k = Math.Min(top, config.Classes);
+
+        var loader = new ImageLoader(preprocessing);
+        float[] pixels = new float[ChunkSize * config.PixelsPerImage];
+        float[] logits = new float[ChunkSize * config.Classes];
+        int failed = 0;
+        for (int start = 0; start < paths.Length; start += ChunkSize)
+        {
+            string[] chunk = paths[start..Math.Min(paths.Length, start + ChunkSize)];
+            ImageBatch batch = loader.LoadBatch(chunk, pixels);
+            foreach (ImageLoadFailure failure in batch.Failures)
+            {
+                context.Error.WriteLine($"vit: cannot classify '{failure.Path}': {failure.Error}");
+                failed++;
+            }
+            if (batch.Count == 0) continue;
+            model.Forward(pixels.AsSpan(0, batch.Count * config.PixelsPerImage), batch.Count, logits.AsSpan(0, batch.Count * config.Classes));
+            for (int i = 0; i < batch.Count; i++)
+            {
+                (int Index, double Probability)[] best = TopK(logits.AsSpan(i * config.Classes, config.Classes), k);
+                if (json) WriteJson(context, batch.Paths[i], best, names);
+                else WriteText(context, batch.Paths[i], best, names);
+            }
+        }
+        return failed == 0 ? ExitCodes.Ok : ExitCodes.FileProblem;
+    }
+
+    /// <summary>Softmax (in double, shifted by the maximum) and the k most probable classes, ties by lower index.</summary>
+    internal static (int Index, double Probability)[] TopK(ReadOnlySpan<float> logits, int k)
+    {
+        float max = float.NegativeInfinity;
+        foreach (float v in logits) max = Math.Max(max, v);
+        double sum = 0;
+        foreach (float v in logits) sum += Math.Exp(v - max);
+        var all = new (int Index, double Probability)[logits.Length];
+        for (int i = 0; i < logits.Length; i++) all[i] = (i, Math.Exp(logits[i] - max) / sum);
+        Array.Sort(all, static (a, b) => b.Probability != a.Probability ? b.Probability.CompareTo(a.Probability) : a.Index.CompareTo(b.Index));
+        return all[..k];
+    }
+
+    private static void WriteText(CliContext context, string path, (int Index, double Probability)[] best, IReadOnlyList<string>? names)
+    {
+        context.Output.WriteLine(path);
+        foreach ((int index, double probability) in best)
+            context.Output.WriteLine(string.Format(CultureInfo.InvariantCulture, "  {0,7:0.00}%  {1} [{2}]", probability * 100, ClassNames.Name(names, index), index));
+    }
+
+    private static void WriteJson(CliContext context, string path, (int Index, double Probability)[] best, IReadOnlyList<string>? names) =>
+        context.WriteJsonLine(json =>
+        {
+            json.WriteString("image", path);
+            json.WriteStartArray("top");
+            foreach ((int index, double probability) in best)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("index", index);
+                json.WriteString("label", ClassNames.Name(names, index));
+                json.WriteNumber("probability", Math.Round(probability, 6));
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        });
+}

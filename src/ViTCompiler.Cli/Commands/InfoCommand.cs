@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+
+namespace ViTCompiler.Cli.Commands;
+
+/// <summary><c>vit info</c>: a model's configuration, size, cost and the engine that would run it.</summary>
+internal static class InfoCommand
+{
+    public static Command Create(CliContext context)
+    {
+        Option<string> preset = CommonOptions.Preset(required: false);
+        Option<string> weights = CommonOptions.Weights(required: false);
+        Option<string> config = CommonOptions.Config();
+        Option<int?> heads = CommonOptions.Heads();
+        Option<int?> imageSize = CommonOptions.ImageSize();
+        Option<bool> json = CommonOptions.Json();
+        var command = new Command("info", "Show a model's configuration, parameters, FLOPs and memory per image, and the engine and instruction set that run it.")
+        {
+            preset, weights, config, heads, imageSize, json,
+        };
+        command.SetAction(parse => context.Run(() =>
+        {
+            string? presetName = parse.GetValue(preset), weightsPath = parse.GetValue(weights);
+            if ((presetName is null) == (weightsPath is null)) throw CliException.Usage("Give exactly one of --preset NAME and --weights FILE.");
+            ModelInfo info;
+            if (presetName is not null)
+            {
+                if (parse.GetValue(config) is not null || parse.GetValue(heads) is not null || parse.GetValue(imageSize) is not null)
+                    throw CliException.Usage("--config, --heads and --image-size describe a weights file; use them with --weights, not --preset.");
+                CompiledModel model = Presets.Get(presetName);
+                info = new ModelInfo(model.Preset!, "preset", null, model.Config);
+            }
+            else
+            {
+                ResolvedWeights resolved = ResolvedWeights.Open(weightsPath!, parse.GetValue(config), parse.GetValue(heads), parse.GetValue(imageSize), context);
+                info = new ModelInfo(weightsPath!, "weights", resolved.Source.FormatName, resolved.Config);
+            }
+            if (parse.GetValue(json)) context.WriteJsonLine(info.WriteJson);
+            else info.WriteText(context.Output);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}
+
+/// <summary>Everything <c>vit info</c> reports about one configuration.</summary>
+internal sealed record ModelInfo(string Name, string Source, string? Format, VitConfig Config)
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    /// <summary>The compiled class that runs it, or null for the reference engine.</summary>
+    public CompiledModel? Compiled { get; } = Presets.Find(Config);
+
+    public long ParameterBytes => Config.ParameterCount * sizeof(float);
+
+    /// <summary>
+    /// The generated engine's inference workspace for one image, in bytes: the patches, their embeddings, the residual
+    /// stream, the LayerNorm/attention output, q·k·v and the MLP hidden layer, which the forward pass keeps at once
+    /// (the same sum as the generated <c>InferenceFloatsPerImage</c>). Per-thread scratch and the packed copy of the
+    /// weight matrices come on top, once per model.
+    /// </summary>
+    public long ActivationBytesPerImage
+    {
+        get
+        {
+            long patches = Config.PatchCount, tokens = Config.Tokens, d = Config.Hidden;
+            long floats = patches * Config.PatchDim + patches * d + 2 * tokens * d + tokens * 3 * d + tokens * Config.MlpWidth + d;
+            return floats * sizeof(float);
+        }
+    }
+
+    public void WriteText(TextWriter o)
+    {
+        VitConfig c = Config;
+        o.WriteLine(Source == "preset" ? $"preset {Name}" : $"weights {Name} ({Format})");
+        o.WriteLine($"  image          {c.ImageSize}×{c.ImageSize}×{c.Channels}, patch {c.Patch}: {c.GridSize}×{c.GridSize} = {c.PatchCount} patches{(c.HasClassToken ? " + [class] token" : "")} = {c.Tokens} tokens");
+        o.WriteLine($"  encoder        {c.Layers} layers, width {c.Hidden}, {c.Heads} heads × {c.HeadDim}, MLP {c.MlpWidth}, LayerNorm ε {c.LayerNormEpsilon.ToString("R", Invariant)}, qkv bias {(c.QkvBias ? "yes" : "no")}");
+        o.WriteLine($"  head           {(c.HasClassToken ? "[class] token" : "mean of the tokens")} → {c.Classes} classes");
+        o.WriteLine(string.Format(Invariant, "  parameters     {0:N0} ({1})", c.ParameterCount, Bytes(ParameterBytes)));
+        o.WriteLine(string.Format(Invariant, "  FLOPs / image  {0:N0} ({1:0.00} GFLOP; 2 per multiply-add)", c.FlopsPerImage, c.FlopsPerImage / 1e9));
+        o.WriteLine($"  activations    {Bytes(ActivationBytesPerImage)} per image (inference workspace)");
+        o.WriteLine($"  engine         {(Compiled is null ? "reference (double precision, unoptimised; no compiled model matches)" : $"generated ({Compiled.ClassName}), {Isa.Description}")}");
+        o.WriteLine($"  CPU            {Isa.CpuFeatures}; {Isa.Runtime}; {Threading.WorkerPool.Shared.MaxThreads} threads");
+    }
+
+    public void WriteJson(Utf8JsonWriter json)
+    {
+        VitConfig c = Config;
+        json.WriteString("name", Name);
+        json.WriteString("source", Source);
+        if (Format is not null) json.WriteString("format", Format);
+        json.WriteNumber("image_size", c.ImageSize);
+        json.WriteNumber("channels", c.Channels);
+        json.WriteNumber("patch", c.Patch);
+        json.WriteNumber("layers", c.Layers);
+        json.WriteNumber("hidden", c.Hidden);
+        json.WriteNumber("heads", c.Heads);
+        json.WriteNumber("mlp_dim", c.MlpWidth);
+        json.WriteNumber("classes", c.Classes);
+        json.WriteString("pooling", c.HasClassToken ? "class_token" : "mean");
+        json.WriteNumber("layer_norm_epsilon", c.LayerNormEpsilon);
+        json.WriteBoolean("qkv_bias", c.QkvBias);
+        json.WriteNumber("tokens", c.Tokens);
+        json.WriteNumber("parameters", c.ParameterCount);
+        json.WriteNumber("macs_per_image", c.MacsPerImage);
+        json.WriteNumber("flops_per_image", c.FlopsPerImage);
+        json.WriteNumber("parameter_bytes", ParameterBytes);
+        json.WriteNumber("activation_bytes_per_image", ActivationBytesPerImage);
+        json.WriteString("engine", Compiled is null ? "reference" : "generated");
+        if (Compiled is not null) json.WriteString("compiled_class", Compiled.ClassName);
+        json.WriteString("isa", Compiled is null ? "scalar" : Isa.Name);
+        json.WriteStartArray("cpu_features");
+        foreach (string feature in Isa.Features) json.WriteStringValue(feature);
+        json.WriteEndArray();
+        json.WriteString("runtime", Isa.Runtime);
+        json.WriteNumber("threads", Threading.WorkerPool.Shared.MaxThreads);
+    }
+
+    private static string Bytes(long bytes) => bytes >= 1 << 20
+        ? string.Format(Invariant, "{0:0.0} MiB", bytes / 1048576.0)
+        : string.Format(Invariant, "{0:0.0} KiB", bytes / 1024.0);
+}

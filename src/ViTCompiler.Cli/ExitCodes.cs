@@ -1,0 +1,27 @@
+namespace ViTCompiler.Cli;
+
+/// <summary>The process exit codes of <c>vit</c> (docs/CLI.md lists them too).</summary>
+public static class ExitCodes
+{
+    /// <summary>Everything asked for was done.</summary>
+    public const int Ok = 0;
+
+    /// <summary>Bad command line or input that cannot work: unknown option, value out of range, incompatible settings.</summary>
+    public const int Usage = 1;
+
+    /// <summary>A file could not be used: missing, unreadable, corrupt, not in a supported format, or not matching the model.</summary>
+    public const int FileProblem = 2;
+
+    /// <summary>A bug or an unexpected failure in vit itself (set VIT_DEBUG=1 to see the stack trace).</summary>
+    public const int Internal = 3;
+}
+
+/// <summary>A failure that is the user's to fix: its message is printed as is, without a stack trace.</summary>
+internal sealed class CliException(int exitCode, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public int ExitCode { get; } = exitCode;
+
+    public static CliException Usage(string message) => new(ExitCodes.Usage, message);
+
+    public static CliException File(string message, Exception? inner = null) => new(ExitCodes.FileProblem, message, inner);
+}

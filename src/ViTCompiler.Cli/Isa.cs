@@ -1,0 +1,55 @@
+using System.Reflection;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Runtime.Intrinsics.Arm;
+
+namespace ViTCompiler.Cli;
+
+/// <summary>The instruction set the generated kernels run with in this process, and how vit was compiled.</summary>
+internal static class Isa
+{
+    /// <summary>The widest vector path the generated code takes: Vector512, Vector256, Vector128 or scalar.</summary>
+    public static string Name =>
+        Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
+
+    /// <summary>The path and its GEMM register tile, as the generated models name them.</summary>
+    public static string Description => Name switch
+    {
+        "Vector512" => "Vector512 (12×32 tiles)",
+        "Vector256" => "Vector256 (6×16 tiles)",
+        "Vector128" => "Vector128 (6×8 tiles)",
+        _ => "scalar (4×4 tiles)",
+    };
+
+    /// <summary>The SIMD extensions this process may use (what the CPU has, limited to what the binary was compiled for).</summary>
+    public static IReadOnlyList<string> Features
+    {
+        get
+        {
+            var features = new List<string>();
+            if (Avx512F.IsSupported) features.Add("avx512f");
+            if (Avx2.IsSupported) features.Add("avx2");
+            if (Fma.IsSupported) features.Add("fma");
+            if (Avx.IsSupported) features.Add("avx");
+            if (Sse42.IsSupported) features.Add("sse4.2");
+            if (AdvSimd.IsSupported) features.Add("neon");
+            return features;
+        }
+    }
+
+    public static string CpuFeatures => Features.Count == 0 ? "no SIMD" : string.Join(", ", Features);
+
+    /// <summary>"NativeAOT, compiled for x86-64-v3" or "JIT (.NET 10.0.x)".</summary>
+    public static string Runtime
+    {
+        get
+        {
+            // A NativeAOT binary never JIT-compiles, so the JIT has compiled nothing; under the JIT, at least Main was.
+            // (RuntimeFeature.IsDynamicCodeSupported cannot tell: projects with PublishAot turn it off for JIT runs too.)
+            if (System.Runtime.JitInfo.GetCompiledMethodCount() > 0) return $"JIT (.NET {Environment.Version})";
+            string? target = typeof(Isa).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                .FirstOrDefault(a => a.Key == "IlcInstructionSet")?.Value;
+            return string.IsNullOrEmpty(target) ? "NativeAOT (baseline instruction set)" : $"NativeAOT, compiled for {target}";
+        }
+    }
+}

@@ -114,7 +114,21 @@ internal static class InputPreprocessing
 
     private static ChannelNormalization? FromMetadata(WeightsSource? source)
     {
-        if (source is null || !source.Metadata.TryGetValue(WeightsSource.MeanKey, out string? mean) || !source.Metadata.TryGetValue(WeightsSource.StdKey, out string? std))
+        if (source is null) return null;
+        if (source.Metadata.TryGetValue(Training.Trainer.SettingsKey, out string? settings)
+            && !(source.Metadata.ContainsKey(WeightsSource.MeanKey) && source.Metadata.ContainsKey(WeightsSource.StdKey)))
+        {
+            // A trainer checkpoint saved before `vit train` finished (e.g. stopped with Ctrl-C): the settings hold the normalisation.
+            try
+            {
+                return new Training.TrainerOptions().WithSettingsJson(settings).Normalization;
+            }
+            catch (FormatException e)
+            {
+                throw CliException.File($"'{source.Path}': metadata '{Training.Trainer.SettingsKey}' is unusable: {e.Message}");
+            }
+        }
+        if (!source.Metadata.TryGetValue(WeightsSource.MeanKey, out string? mean) || !source.Metadata.TryGetValue(WeightsSource.StdKey, out string? std))
             return null;
         try
         {

@@ -12,15 +12,6 @@ internal static class Isa
     public static string Name =>
         Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
 
-    /// <summary>The path and its GEMM register tile, as the generated models name them.</summary>
-    public static string Description => Name switch
-    {
-        "Vector512" => "Vector512 (12×32 tiles)",
-        "Vector256" => "Vector256 (6×16 tiles)",
-        "Vector128" => "Vector128 (6×8 tiles)",
-        _ => "scalar (4×4 tiles)",
-    };
-
     /// <summary>The SIMD extensions this process may use (what the CPU has, limited to what the binary was compiled for).</summary>
     public static IReadOnlyList<string> Features
     {

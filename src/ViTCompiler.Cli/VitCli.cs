@@ -43,6 +43,9 @@ public static class VitCli
             ConvertCommand.Create(context),
             BenchCommand.Create(context),
             InitCommand.Create(context),
+            TrainCommand.Create(context),
+            EvalCommand.Create(context),
+            ExportOnnxCommand.Create(context),
         };
         return root;
     }

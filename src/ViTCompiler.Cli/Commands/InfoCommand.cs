@@ -80,7 +80,7 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
         o.WriteLine(string.Format(Invariant, "  parameters     {0:N0} ({1})", c.ParameterCount, Bytes(ParameterBytes)));
         o.WriteLine(string.Format(Invariant, "  FLOPs / image  {0:N0} ({1:0.00} GFLOP; 2 per multiply-add)", c.FlopsPerImage, c.FlopsPerImage / 1e9));
         o.WriteLine($"  activations    {Bytes(ActivationBytesPerImage)} per image (inference workspace)");
-        o.WriteLine($"  engine         {(Compiled is null ? "reference (double precision, unoptimised; no compiled model matches)" : $"generated ({Compiled.ClassName}), {Isa.Description}")}");
+        o.WriteLine($"  engine         {(Compiled is null ? "reference (double precision, unoptimised; no compiled model matches)" : $"generated ({Compiled.ClassName}), {Isa.Name} kernels")}");
         o.WriteLine($"  CPU            {Isa.CpuFeatures}; {Isa.Runtime}; {Threading.WorkerPool.Shared.MaxThreads} threads");
     }
 

@@ -1,0 +1,55 @@
+using System.CommandLine;
+using System.Globalization;
+using ViTCompiler.Data;
+using ViTCompiler.Training;
+
+namespace ViTCompiler.Cli.Commands;
+
+/// <summary><c>vit eval</c>: accuracy and loss of a trained model on labelled images.</summary>
+internal static class EvalCommand
+{
+    public static Command Create(CliContext context)
+    {
+        Option<string> weights = CommonOptions.Weights(required: true);
+        var data = new Option<string>("--data", "-d") { Description = "Labelled images: an IDX folder (its t10k split) or a folder of class subfolders.", HelpName = "DIR", Required = true };
+        var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass.", DefaultValueFactory = _ => 256, HelpName = "N" };
+        var normalize = new Option<string>("--normalize") { Description = "Override the input normalisation: google, imagenet, fashion-mnist or none.", HelpName = "NAME" };
+        normalize.AcceptOnlyFromAmong(InputPreprocessing.NormalizationNames);
+        Option<string> config = CommonOptions.Config();
+        Option<int?> heads = CommonOptions.Heads();
+        Option<int?> threads = CommonOptions.Threads();
+        Option<bool> json = CommonOptions.Json();
+        var command = new Command("eval", "Measure a model's accuracy and cross-entropy loss on labelled images.")
+        {
+            weights, data, batch, normalize, config, heads, threads, json,
+        };
+        command.SetAction(parse => context.Run(() =>
+        {
+            int batchSize = CommonOptions.Positive(parse.GetValue(batch), "--batch");
+            ResolvedWeights resolved = ResolvedWeights.Open(parse.GetValue(weights)!, parse.GetValue(config), parse.GetValue(heads), null, context);
+            ChannelNormalization normalization = InputPreprocessing.For(resolved.Source, resolved.Config, parse.GetValue(normalize), context).Normalization;
+            (LabeledImages images, string description) = TrainingData.ForEvaluation(parse.GetValue(data)!, resolved.Config, context);
+            IVitModel model = resolved.LoadModel(context);
+            CommonOptions.ApplyThreads(model, parse.GetValue(threads));
+            EvaluationResult result = new Evaluator(images, normalization, Math.Min(batchSize, images.Count)).Evaluate(model);
+            if (parse.GetValue(json))
+            {
+                context.WriteJsonLine(w =>
+                {
+                    w.WriteString("weights", resolved.Source.Path);
+                    w.WriteNumber("images", result.Images);
+                    w.WriteNumber("correct", result.Correct);
+                    w.WriteNumber("accuracy", Math.Round(result.Accuracy, 6));
+                    w.WriteNumber("loss", Math.Round(result.Loss, 6));
+                });
+            }
+            else
+            {
+                context.Output.WriteLine($"{description}: {images.Count:N0} images");
+                context.Output.WriteLine(string.Format(CultureInfo.InvariantCulture, "accuracy {0:0.00}% ({1:N0}/{2:N0}), loss {3:0.0000}", 100 * result.Accuracy, result.Correct, result.Images, result.Loss));
+            }
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,85 @@
+using ViTCompiler.Data;
+using ViTCompiler.Imaging;
+using ImagePreprocessing = ViTCompiler.Imaging.ImagePreprocessing;
+
+namespace ViTCompiler.Cli;
+
+/// <summary>
+/// Labelled images for <c>vit train</c> and <c>vit eval</c> from a folder: IDX files in the Fashion-MNIST/MNIST layout
+/// (<c>train-images-idx3-ubyte[.gz]</c>, <c>t10k-…</c>), or an image folder with one subfolder per class.
+/// </summary>
+internal static class TrainingData
+{
+    /// <summary>Share of an image folder held out for evaluation when no <c>--test</c> folder is given.</summary>
+    private const int HoldOutPercent = 10;
+
+    /// <summary>The training set and, when there is one, the set evaluated after each epoch.</summary>
+    public static (LabeledImages Train, LabeledImages? Test, string Description) ForTraining(string folder, string? testFolder, VitConfig config, ulong seed, CliContext context)
+    {
+        RequireFolder(folder);
+        if (IsIdx(folder))
+        {
+            if (FashionMnist.HasFullDataset(folder))
+            {
+                LabeledImages test = testFolder is null ? FashionMnist.LoadTest(folder) : ForEvaluation(testFolder, config, context).Images;
+                return (FashionMnist.LoadTrain(folder), test, $"IDX files in '{folder}' (train and t10k splits)");
+            }
+            // Only the t10k split (as data/fashion-mnist ships): its order is random, so its last 2,000 images are a fair test set.
+            (LabeledImages first, LabeledImages last) = FashionMnist.LoadTest(folder).SplitLast(2000);
+            context.Note($"'{folder}' holds only the t10k split; training on its first {first.Count:N0} images and testing on the last {last.Count:N0}.");
+            return (first, testFolder is null ? last : ForEvaluation(testFolder, config, context).Images, $"IDX t10k split in '{folder}'");
+        }
+
+        LabeledImages all = LoadImageFolder(folder, config, context);
+        if (testFolder is not null) return (all, ForEvaluation(testFolder, config, context).Images, $"image folder '{folder}', test folder '{testFolder}'");
+        int held = all.Count * HoldOutPercent / 100;
+        if (held == 0)
+        {
+            context.Note($"'{folder}' has {all.Count} images, too few to hold some out; training without a test set.");
+            return (all, null, $"image folder '{folder}'");
+        }
+        // The folder is sorted by class: shuffle (deterministically) before splitting, or the test set would be one class.
+        int[] order = Enumerable.Range(0, all.Count).ToArray();
+        new Random(unchecked((int)seed ^ 0x5EED)).Shuffle(order);
+        return (all.Select(order.AsSpan(held)), all.Select(order.AsSpan(0, held)),
+            $"image folder '{folder}' ({all.Count - held:N0} for training, {held:N0} held out for testing)");
+    }
+
+    /// <summary>The images to evaluate: an IDX folder's t10k split (or its training split when that is all it has), or a whole image folder.</summary>
+    public static (LabeledImages Images, string Description) ForEvaluation(string folder, VitConfig config, CliContext context)
+    {
+        RequireFolder(folder);
+        if (IsIdx(folder))
+        {
+            try
+            {
+                return (FashionMnist.LoadTest(folder), $"IDX t10k split in '{folder}'");
+            }
+            catch (FileNotFoundException)
+            {
+                return (FashionMnist.LoadTrain(folder), $"IDX training split in '{folder}'");
+            }
+        }
+        return (LoadImageFolder(folder, config, context), $"image folder '{folder}'");
+    }
+
+    private static void RequireFolder(string folder)
+    {
+        if (!Directory.Exists(folder)) throw CliException.File($"data folder '{folder}' does not exist.");
+    }
+
+    private static bool IsIdx(string folder) =>
+        new[] { FashionMnist.TrainImagesFile, FashionMnist.TestImagesFile }.Any(stem =>
+            File.Exists(Path.Combine(folder, stem)) || File.Exists(Path.Combine(folder, stem + ".gz")));
+
+    private static LabeledImages LoadImageFolder(string folder, VitConfig config, CliContext context)
+    {
+        // Images are stored as bytes at the model's size; normalisation happens per batch.
+        var preprocessing = ImagePreprocessing.Google(config.ImageSize) with { Color = config.Channels == 1 ? ColorMode.Grey : ColorMode.Rgb };
+        ImageFolderDataset data = ImageFolder.Load(folder, preprocessing);
+        foreach (ImageLoadFailure failure in data.Failures.Take(10)) context.Warn($"skipping '{failure.Path}': {failure.Error}");
+        if (data.Failures.Count > 10) context.Warn($"… and {data.Failures.Count - 10} more images that could not be used.");
+        if (data.Images.Count == 0) throw CliException.File($"image folder '{folder}' has no usable images.");
+        return data.Images;
+    }
+}

@@ -14,10 +14,10 @@ internal sealed class Arguments
                              or the folder in VIT_FASHION_MNIST); without it, the shipped t10k file is split
                              into 8,000 training and 2,000 test images
           --data DIR         the full data set from DIR (the four IDX files, plain or .gz); implies --full
-          --epochs N         passes over the training images (default 3)
+          --epochs N         passes over the training images (default 5)
           --steps N          stop after N updates instead (for quick checks)
           --batch N          images per update (default 128)
-          --lr X             peak learning rate (default 2e-3)
+          --lr X             peak learning rate (default 3e-3)
           --seed N           seeds the initialisation, shuffling, augmentation and dropout (default 0)
           --threads N        threads for the model (default: all cores, or VIT_THREADS)
           --checkpoint FILE  where checkpoints go (default artifacts/fashion-vit.safetensors)

@@ -101,10 +101,10 @@ static (LabeledImages Train, LabeledImages Test, string Source) LoadData(Argumen
 // Defaults sized so that a run finishes in about three minutes on two cores and is well past chance after one epoch.
 static TrainerOptions Options(Arguments a) => Override(new TrainerOptions
 {
-    Epochs = 3,
+    Epochs = 5,
     BatchSize = 128,
     Optimizer = OptimizerKind.AdamW,
-    LearningRate = 2e-3f,
+    LearningRate = 3e-3f,
     WarmupSteps = 20,
     MinLearningRate = 1e-5f,
     Decay = LearningRateDecay.Cosine,

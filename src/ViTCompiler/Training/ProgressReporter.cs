@@ -10,13 +10,14 @@ namespace ViTCompiler.Training;
 /// </summary>
 internal sealed class ProgressReporter
 {
-    private const int BarWidth = 24;
+    private const int MaxBarWidth = 30, MinBarWidth = 8;
     private static readonly long s_redrawTicks = Stopwatch.Frequency / 8; // at most 8 redraws per second
 
     private readonly TextWriter _output;
     private readonly bool _bar;
     private readonly bool _silent;
     private readonly StringBuilder _line = new(160);
+    private readonly StringBuilder _suffix = new(100);
     private long _lastDraw;
     private int _drawnLength;
 
@@ -40,24 +41,31 @@ internal sealed class ProgressReporter
         _output.Flush();
     }
 
-    /// <summary>Called after every step; redraws the bar when enough time has passed (or <paramref name="force"/>).</summary>
-    public void Step(in ProgressSnapshot s, bool force = false)
+    /// <summary>Called after every step; redraws the bar when enough time has passed since the last redraw.</summary>
+    public void Step(in ProgressSnapshot s)
     {
         if (!_bar || _silent) return;
         long now = Stopwatch.GetTimestamp();
-        if (!force && now - _lastDraw < s_redrawTicks) return;
+        if (now - _lastDraw < s_redrawTicks) return;
         _lastDraw = now;
 
+        // "epoch 2/5 [██████░░░░] 120/310  loss 0.6123  acc 78.1%  250 img/s  ETA 1:23": the bar takes whatever width the
+        // text leaves, and is dropped on a very narrow console, so the numbers always fit on one line.
+        _suffix.Clear();
+        _suffix.Append(' ').Append(s.Step.ToString(CultureInfo.InvariantCulture)).Append('/').Append(s.TotalSteps.ToString(CultureInfo.InvariantCulture));
+        AppendStats(_suffix, s);
         _line.Clear();
-        _line.Append('\r');
-        double fraction = s.TotalSteps == 0 ? 1 : (double)s.Step / s.TotalSteps;
-        int filled = (int)Math.Round(fraction * BarWidth);
-        _line.Append("epoch ").Append(s.Epoch + 1).Append('/').Append(s.TotalEpochs).Append(" [");
-        _line.Append('█', filled).Append('░', BarWidth - filled).Append("] ");
-        _line.Append(s.Step.ToString(CultureInfo.InvariantCulture)).Append('/').Append(s.TotalSteps.ToString(CultureInfo.InvariantCulture));
-        AppendStats(_line, s);
-        int width = ConsoleWidth();
-        if (_line.Length - 1 > width - 1) _line.Length = width; // never wrap: a wrapped line cannot be redrawn with \r
+        _line.Append('\r').Append("epoch ").Append(s.Epoch + 1).Append('/').Append(s.TotalEpochs);
+        int width = ConsoleWidth() - 1; // writing into the last column wraps on some terminals
+        int barWidth = Math.Min(MaxBarWidth, width - (_line.Length - 1) - _suffix.Length - 3);
+        if (barWidth >= MinBarWidth)
+        {
+            double fraction = s.TotalSteps == 0 ? 1 : (double)s.Step / s.TotalSteps;
+            int filled = (int)Math.Round(fraction * barWidth);
+            _line.Append(" [").Append('█', filled).Append('░', barWidth - filled).Append(']');
+        }
+        _line.Append(_suffix);
+        if (_line.Length - 1 > width) _line.Length = width + 1;
         int length = _line.Length - 1;
         if (length < _drawnLength) _line.Append(' ', _drawnLength - length);
         _drawnLength = length;

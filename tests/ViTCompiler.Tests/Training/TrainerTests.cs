@@ -271,6 +271,25 @@ public class TrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_live_bar_redraws_one_line_in_place()
+    {
+        using var folder = new TempFolder();
+        TrainerOptions options = ReplayOptions(folder.Path) with { Progress = ProgressDisplay.Bar, MaxSteps = 3, CheckpointPath = null };
+        (LabeledImages train, LabeledImages test) = Tiny();
+        var screen = new StringWriter();
+        using (var trainer = new Trainer(new FashionSmall(), train, test, options, screen)) trainer.Run();
+        string text = screen.ToString();
+        output.WriteLine(text.Replace("\r", "⏎\n"));
+        Assert.Contains("\repoch 1/1 [", text);
+        Assert.Contains("█", text);
+        Assert.Contains("] 1/3", text);
+        Assert.Contains("img/s", text);
+        Assert.Contains("ETA", text);
+        Assert.DoesNotContain("step 1/3", text); // no periodic lines in bar mode
+        Assert.Contains("epoch 1/1 (step 3): train loss", text);
+    }
+
+    [Fact]
     public void Training_steps_allocate_nothing_once_warm()
     {
         // 16 steps per epoch, so steps 4 to 10 hold no epoch end, no log line and no checkpoint: only the step itself.

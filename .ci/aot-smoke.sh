@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Publishes the vit CLI as a NativeAOT binary and runs it on things it makes itself: the compiled ViT-B/16's numbers,
+# a few training steps on the shipped Fashion-MNIST split, evaluation, classification of PNG, JPEG, TIFF (EXIF tags)
+# and PGM images, conversion to HuggingFace's format, a short benchmark and an ONNX export. Any failure exits non-zero.
+#
+# Needs: the .NET SDK, NuGet (the NativeAOT compiler package), and a C toolchain for the final link (gcc or clang, with
+# binutils' objcopy): the Debian image CI runs on has gcc 12 and binutils; zlib comes with the compiler package.
+# Usage: .ci/aot-smoke.sh [extra dotnet publish arguments, e.g. -p:IlcInstructionSet=native]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=artifacts/vit
+rm -rf "$out"
+dotnet publish src/ViTCompiler.Cli -c Release -r linux-x64 -o "$out" "$@"
+vit="$out/vit"
+[ -x "$vit" ] || { echo "aot-smoke: $vit was not produced" >&2; exit 1; }
+size=$(stat -c %s "$vit")
+echo "aot-smoke: $vit is $size bytes ($((size / 1024)) KiB)"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fixtures=tests/ViTCompiler.Cli.Tests/Fixtures
+
+fail() { echo "aot-smoke: FAILED: $*" >&2; exit 1; }
+expect() { # expect PATTERN TEXT: the text must contain the pattern (grep -E)
+  grep -Eq -- "$1" <<<"$2" || fail "expected /$1/ in: $2"
+}
+
+# A compiled preset: its numbers, and the engine NativeAOT chose.
+"$vit" info --preset vit-b16
+info=$("$vit" info --preset vit-b16 --json)
+expect '"parameters":86567656' "$info"
+expect '"flops_per_image":35127656448' "$info"
+expect '"engine":"generated"' "$info"
+expect '"runtime":"NativeAOT' "$info"
+
+# Train the Fashion-MNIST preset for a few steps on the split that ships with the repository, then evaluate it.
+"$vit" train --data data/fashion-mnist --steps 6 --batch 32 --out "$work/fashion.safetensors" --json | tee "$work/train.json"
+expect '"completed":true' "$(cat "$work/train.json")"
+evaluation=$("$vit" eval --weights "$work/fashion.safetensors" --data data/fashion-mnist --json)
+echo "$evaluation"
+expect '"images":10000' "$evaluation"
+
+# Classify images in four formats; a grey PGM is written here (header + 28 × 28 bytes).
+{ printf 'P5\n28 28\n255\n'; head -c 784 /dev/urandom; } > "$work/noise.pgm"
+images=("$fixtures/bar.png" "$fixtures/disc.jpg" "$fixtures/exif-tags.tif" "$work/noise.pgm")
+"$vit" classify "${images[@]}" --weights "$work/fashion.safetensors" --top 3
+classified=$("$vit" classify "${images[@]}" --weights "$work/fashion.safetensors" --json)
+[ "$(grep -c '"top":\[{"index":' <<<"$classified")" -eq 4 ] || fail "expected 4 classified images, got: $classified"
+expect '"label":"(T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)"' "$classified"
+
+# The same answers after converting to HuggingFace's format.
+"$vit" convert "$work/fashion.safetensors" "$work/fashion-hf" --to hf
+[ "$("$vit" classify "${images[@]}" --weights "$work/fashion-hf" --json)" = "$classified" ] || fail "HF copy classifies differently"
+
+# A corrupt image among good ones: reported, the others still classified, exit code 2.
+head -c 300 /dev/urandom > "$work/broken.png"
+set +e
+partial=$("$vit" classify "$fixtures/bar.png" "$work/broken.png" --weights "$work/fashion.safetensors" --json 2>"$work/stderr")
+code=$?
+set -e
+[ "$code" -eq 2 ] || fail "a corrupt image should give exit code 2, got $code"
+expect 'bar.png' "$partial"
+expect 'broken.png' "$(cat "$work/stderr")"
+
+# Bad usage: exit code 1 and a message, no stack trace.
+set +e
+"$vit" info --preset no-such-model 2>"$work/stderr"
+code=$?
+set -e
+[ "$code" -eq 1 ] || fail "an unknown preset should give exit code 1, got $code"
+expect 'Presets: vit-ti16' "$(cat "$work/stderr")"
+
+bench=$("$vit" bench --preset fashion-mnist --batch 8 --runs 3 --json)
+echo "$bench"
+expect '"median_ms":' "$bench"
+
+"$vit" export-onnx "$work/fashion.onnx" --weights "$work/fashion.safetensors"
+[ -s "$work/fashion.onnx" ] || fail "no ONNX file"
+
+echo "aot-smoke: all checks passed ($vit, $size bytes)"

@@ -20,7 +20,7 @@ internal sealed class Arguments
           --lr X             peak learning rate (default 3e-3)
           --seed N           seeds the initialisation, shuffling, augmentation and dropout (default 0)
           --threads N        threads for the model (default: all cores, or VIT_THREADS)
-          --checkpoint FILE  where checkpoints go (default artifacts/fashion-vit.safetensors)
+          --checkpoint FILE  where checkpoints go (default: the --resume file, else artifacts/fashion-vit.safetensors)
           --metrics FILE     JSON-lines metrics log (default artifacts/fashion-vit.metrics.jsonl)
           --resume FILE      continue the run saved in FILE (its settings are reused; flags given here override them)
           --help             this text
@@ -36,10 +36,12 @@ internal sealed class Arguments
     public float? LearningRate { get; private set; }
     public ulong? Seed { get; private set; }
     public int? Threads { get; private set; }
-    public string Checkpoint { get; private set; } = Path.Combine("artifacts", "fashion-vit.safetensors");
+    public string Checkpoint => _checkpoint ?? Resume ?? Path.Combine("artifacts", "fashion-vit.safetensors");
     public string Metrics { get; private set; } = Path.Combine("artifacts", "fashion-vit.metrics.jsonl");
     public string? Resume { get; private set; }
     public bool Help { get; private set; }
+
+    private string? _checkpoint;
 
     /// <summary>Parses <paramref name="args"/>; throws <see cref="ArgumentException"/> with a message for the user.</summary>
     public static Arguments Parse(string[] args)
@@ -68,7 +70,7 @@ internal sealed class Arguments
                         : throw new ArgumentException($"--seed must be a whole number ≥ 0; got '{seed}'.");
                     break;
                 case "--threads": a.Threads = Positive(flag, Value()); break;
-                case "--checkpoint": a.Checkpoint = Value(); break;
+                case "--checkpoint": a._checkpoint = Value(); break;
                 case "--metrics": a.Metrics = Value(); break;
                 case "--resume": a.Resume = Value(); break;
                 case "--help" or "-h" or "-?": a.Help = true; break;

@@ -53,7 +53,7 @@ try
 
     if (result.Cancelled)
     {
-        Console.WriteLine($"Stopped at step {result.Step:N0} of {result.TotalSteps:N0}. Continue with: --resume {options.CheckpointPath}");
+        Console.WriteLine($"To continue: --resume {options.CheckpointPath}");
         return 130;
     }
     EvaluationResult final = result.Test ?? trainer.Evaluate()!.Value;

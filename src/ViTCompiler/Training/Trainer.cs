@@ -312,7 +312,9 @@ public sealed partial class Trainer : IDisposable
 
     private ProgressSnapshot Snapshot(in Span span)
     {
-        double rate = _sessionTrainSeconds > 0 ? _sessionImages / _sessionTrainSeconds : 0;
+        // The current epoch's pace once it has a few steps (it follows a machine whose load changes), else the session's.
+        double rate = _epochSpan.Images >= 8L * Options.BatchSize ? _epochSpan.ImagesPerSecond
+            : _sessionTrainSeconds > 0 ? _sessionImages / _sessionTrainSeconds : 0;
         double eta = double.NaN;
         if (rate > 0)
         {

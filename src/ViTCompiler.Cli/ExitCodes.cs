@@ -14,6 +14,12 @@ public static class ExitCodes
 
     /// <summary>A bug or an unexpected failure in vit itself (set VIT_DEBUG=1 to see the stack trace).</summary>
     public const int Internal = 3;
+
+    /// <summary><c>vit train</c> stopped because the loss, a gradient or a weight became NaN or infinite; the last checkpoint is kept.</summary>
+    public const int TrainingDiverged = 4;
+
+    /// <summary><c>vit train</c> was stopped by Ctrl-C after saving its checkpoint (the shell's code for SIGINT).</summary>
+    public const int Interrupted = 130;
 }
 
 /// <summary>A failure that is the user's to fix: its message is printed as is, without a stack trace.</summary>

@@ -120,6 +120,23 @@ public class TrainingTests
     }
 
     [Fact]
+    public void A_diverging_run_exits_4_and_a_changed_batch_cannot_resume()
+    {
+        using var dir = new TempDirectory();
+        string data = IdxFolder(dir);
+        CliResult diverged = Cli.Run("train", "--data", data, "--steps", "3", "--batch", "16", "--lr", "1e30", "--out", dir.File("d.safetensors"));
+        Assert.Equal(ExitCodes.TrainingDiverged, diverged.ExitCode);
+        Assert.Contains("diverged", diverged.Error);
+        Assert.DoesNotContain("   at ", diverged.Error);
+
+        string checkpoint = dir.File("c.safetensors");
+        Cli.Ok("train", "--data", data, "--steps", "1", "--batch", "16", "--out", checkpoint);
+        CliResult changed = Cli.Run("train", "--data", data, "--resume", checkpoint, "--batch", "8");
+        Assert.Equal(ExitCodes.Usage, changed.ExitCode);
+        Assert.Contains("batch size 16 → 8", changed.Error);
+    }
+
+    [Fact]
     public void Export_onnx_of_a_preset_and_its_mistakes()
     {
         using var dir = new TempDirectory();

@@ -9,9 +9,6 @@ namespace ViTCompiler.Cli.Commands;
 /// <summary><c>vit train</c>: trains a compiled preset on an IDX or image folder with the library's Trainer.</summary>
 internal static class TrainCommand
 {
-    /// <summary>Exit code of a run stopped by Ctrl-C (after saving a checkpoint), as shells report SIGINT.</summary>
-    public const int Interrupted = 130;
-
     public static Command Create(CliContext context)
     {
         var data = new Option<string>("--data", "-d") { Description = "Training data: a folder of IDX files (Fashion-MNIST layout) or of class subfolders of images.", HelpName = "DIR", Required = true };
@@ -91,17 +88,33 @@ internal static class TrainCommand
             using var trainer = new Trainer(model, train, testSet, options, context.Error);
             if (resumePath is not null)
             {
-                IReadOnlyList<string> changed = trainer.Resume(resumePath, allowChangedSettings: true);
+                IReadOnlyList<string> changed;
+                try
+                {
+                    changed = trainer.Resume(resumePath, allowChangedSettings: true);
+                }
+                catch (InvalidOperationException e)
+                {
+                    // The run changed something its saved state depends on (batch size, augmentation, optimiser, data).
+                    throw CliException.Usage(e.Message);
+                }
                 context.Note($"resumed '{resumePath}' at step {trainer.Step:N0} of {trainer.TotalSteps:N0}" +
                              (changed.Count == 0 ? "." : $" with changed settings: {string.Join("; ", changed)}."));
             }
             TrainingResult result;
-            using (ConsoleCancellation ctrlC = ConsoleCancellation.Install(context.Error))
+            try
+            {
+                using ConsoleCancellation ctrlC = ConsoleCancellation.Install(context.Error);
                 result = trainer.Run(ctrlC.Token);
+            }
+            catch (TrainingDivergedException e)
+            {
+                throw new CliException(ExitCodes.TrainingDiverged, e.Message, e);
+            }
 
             if (result.Checkpoint is not null) Annotate(result.Checkpoint, ClassNamesOf(train, config), options.Normalization);
             Report(context, result, parse.GetValue(json));
-            return result.Cancelled ? Interrupted : ExitCodes.Ok;
+            return result.Cancelled ? ExitCodes.Interrupted : ExitCodes.Ok;
         }));
         return command;
     }

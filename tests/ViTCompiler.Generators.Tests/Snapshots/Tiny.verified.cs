@@ -328,7 +328,7 @@ namespace Demo
         {
             global::ViTCompiler.Threading.WorkerPool pool = Pool;
             int threads = Threads, rows = batch * Tokens, finalRows = batch;
-            float* w = ParameterPointer, g = GradientPointer;
+            float* w = ParameterPointer, g = GradientPointer, packed = PackedPointer; // weights packed by TrainStep just before
             ulong seed = options.Seed;
             float drop = options.Dropout, path = options.DropPath;
             long perWorker = global::ViTCompiler.Kernels.Attention<TScores, TValues>.ScratchFloats(Tokens, BlockK.Scores, BlockK.Values);
@@ -375,9 +375,9 @@ namespace Demo
             // (B, 1, 8, 8) -> (B·4, 16)   patches
             global::ViTCompiler.Kernels.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
 
-            // (B·4, 16) -> (B·4, 16)   embedded = patches · Wpatchᵀ + bpatch (weights read in place: B[k, j] = W[j, k])
+            // (B·4, 16) -> (B·4, 16)   embedded = patches · Wpatchᵀ + bpatch
             gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch * PatchCount, Hidden, PatchDim, BlockK.Patch, patches, PatchDim, embedded, Hidden);
-            gemm.B = w + Offsets.PatchWeight; gemm.BRowStride = 1; gemm.BColStride = PatchDim;
+            gemm.BPacked = packed + _packedPatch;
             gemm.Bias = w + Offsets.PatchBias;
             Gemm.Run<TPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
@@ -391,13 +391,14 @@ namespace Demo
                 var saved = new Saved(layers + layer * layerFloats, batch);
                 float* output = layer + 1 < Layers ? new Saved(layers + (layer + 1) * layerFloats, batch).Input : final;
                 float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+                float* panels = packed + _packedBlocks + layer * _packedBlockStride;
 
                 // (B·5, 16) -> (B·5, 16)   ln1 = LayerNorm(x), statistics kept
                 global::ViTCompiler.Kernels.LayerNorm.Forward(pool, threads, saved.Input, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, saved.Ln1, rows, Hidden, Epsilon, saved.Mean1, saved.Rstd1);
 
                 // (B·5, 16) -> (B·5, 48)   qkv = ln1 · Wqkvᵀ + bqkv
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, saved.Ln1, Hidden, saved.Qkv, 3 * Hidden);
-                gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                gemm.BPacked = panels + _packedQkv;
                 gemm.Bias = block + BlockOffsets.QkvBias;
                 Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
@@ -411,7 +412,7 @@ namespace Demo
 
                 // (B·5, 16) -> (B·5, 16)   middle = x + droppath(dropout(attended · Wprojᵀ + bproj))
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, saved.Attended, Hidden, branch, Hidden);
-                gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                gemm.BPacked = panels + _packedProj;
                 gemm.Bias = block + BlockOffsets.ProjBias;
                 Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
                 global::ViTCompiler.Kernels.Dropout.ResidualAdd(pool, threads, saved.Input, branch, saved.Middle, batch, Tokens * Hidden, seed,
@@ -422,7 +423,7 @@ namespace Demo
 
                 // (B·5, 16) -> (B·5, 32)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
-                gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+                gemm.BPacked = panels + _packedFc1;
                 gemm.Bias = block + BlockOffsets.Fc1Bias;
                 gemm.Epilogue = global::ViTCompiler.Kernels.GemmEpilogue.GeluTo; gemm.EpilogueOut = saved.Gelu; gemm.EpilogueLd = MlpWidth;
                 Gemm.Run<TFc1>(ref gemm, pool, threads, scratch, (nint)perWorker);
@@ -430,7 +431,7 @@ namespace Demo
 
                 // (B·5, 32) -> (B·5, 16)   output = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc2, saved.Gelu, MlpWidth, branch, Hidden);
-                gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = 1; gemm.BColStride = MlpWidth;
+                gemm.BPacked = panels + _packedFc2;
                 gemm.Bias = block + BlockOffsets.Fc2Bias;
                 Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
                 global::ViTCompiler.Kernels.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,
@@ -442,7 +443,7 @@ namespace Demo
 
             // (B, 16) -> (B, 3)   logits = pooled · Wheadᵀ + bhead
             gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
-            gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = 1; gemm.BColStride = Hidden;
+            gemm.BPacked = packed + _packedHead;
             gemm.Bias = w + Offsets.HeadBias;
             Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
@@ -551,8 +552,10 @@ namespace Demo
             public static int NR => 16;
 
             [global::System.Runtime.CompilerServices.SkipLocalsInit]
-            public static unsafe void Run(nint kc, float* a, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
+            public static unsafe void Run(nint kc, float* a, nint aRowStride, nint aColStride, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
             {
+                float* a0 = a, a1 = a0 + aRowStride, a2 = a1 + aRowStride, a3 = a2 + aRowStride, a4 = a3 + aRowStride, a5 = a4 + aRowStride;
+                nint o0 = 0, o1 = 6 * aRowStride, o2 = 12 * aRowStride, o3 = 18 * aRowStride;
                 var c0_0 = Vec512.Create(0f);
                 var c1_0 = Vec512.Create(0f);
                 var c2_0 = Vec512.Create(0f);
@@ -580,31 +583,31 @@ namespace Demo
                 for (nint k = 0; k < kc; k++)
                 {
                     var b0 = Vec512.Load(b);
-                    var a0 = Vec512.Create(a[0]); c0_0 = Vec512.MultiplyAddEstimate(a0, b0, c0_0);
-                    var a1 = Vec512.Create(a[1]); c1_0 = Vec512.MultiplyAddEstimate(a1, b0, c1_0);
-                    a0 = Vec512.Create(a[2]); c2_0 = Vec512.MultiplyAddEstimate(a0, b0, c2_0);
-                    a1 = Vec512.Create(a[3]); c3_0 = Vec512.MultiplyAddEstimate(a1, b0, c3_0);
-                    a0 = Vec512.Create(a[4]); c4_0 = Vec512.MultiplyAddEstimate(a0, b0, c4_0);
-                    a1 = Vec512.Create(a[5]); c5_0 = Vec512.MultiplyAddEstimate(a1, b0, c5_0);
-                    a0 = Vec512.Create(a[6]); c6_0 = Vec512.MultiplyAddEstimate(a0, b0, c6_0);
-                    a1 = Vec512.Create(a[7]); c7_0 = Vec512.MultiplyAddEstimate(a1, b0, c7_0);
-                    a0 = Vec512.Create(a[8]); c8_0 = Vec512.MultiplyAddEstimate(a0, b0, c8_0);
-                    a1 = Vec512.Create(a[9]); c9_0 = Vec512.MultiplyAddEstimate(a1, b0, c9_0);
-                    a0 = Vec512.Create(a[10]); c10_0 = Vec512.MultiplyAddEstimate(a0, b0, c10_0);
-                    a1 = Vec512.Create(a[11]); c11_0 = Vec512.MultiplyAddEstimate(a1, b0, c11_0);
-                    a0 = Vec512.Create(a[12]); c12_0 = Vec512.MultiplyAddEstimate(a0, b0, c12_0);
-                    a1 = Vec512.Create(a[13]); c13_0 = Vec512.MultiplyAddEstimate(a1, b0, c13_0);
-                    a0 = Vec512.Create(a[14]); c14_0 = Vec512.MultiplyAddEstimate(a0, b0, c14_0);
-                    a1 = Vec512.Create(a[15]); c15_0 = Vec512.MultiplyAddEstimate(a1, b0, c15_0);
-                    a0 = Vec512.Create(a[16]); c16_0 = Vec512.MultiplyAddEstimate(a0, b0, c16_0);
-                    a1 = Vec512.Create(a[17]); c17_0 = Vec512.MultiplyAddEstimate(a1, b0, c17_0);
-                    a0 = Vec512.Create(a[18]); c18_0 = Vec512.MultiplyAddEstimate(a0, b0, c18_0);
-                    a1 = Vec512.Create(a[19]); c19_0 = Vec512.MultiplyAddEstimate(a1, b0, c19_0);
-                    a0 = Vec512.Create(a[20]); c20_0 = Vec512.MultiplyAddEstimate(a0, b0, c20_0);
-                    a1 = Vec512.Create(a[21]); c21_0 = Vec512.MultiplyAddEstimate(a1, b0, c21_0);
-                    a0 = Vec512.Create(a[22]); c22_0 = Vec512.MultiplyAddEstimate(a0, b0, c22_0);
-                    a1 = Vec512.Create(a[23]); c23_0 = Vec512.MultiplyAddEstimate(a1, b0, c23_0);
-                    a += 24;
+                    var x0 = Vec512.Create(a0[o0]); c0_0 = Vec512.MultiplyAddEstimate(x0, b0, c0_0);
+                    var x1 = Vec512.Create(a1[o0]); c1_0 = Vec512.MultiplyAddEstimate(x1, b0, c1_0);
+                    x0 = Vec512.Create(a2[o0]); c2_0 = Vec512.MultiplyAddEstimate(x0, b0, c2_0);
+                    x1 = Vec512.Create(a3[o0]); c3_0 = Vec512.MultiplyAddEstimate(x1, b0, c3_0);
+                    x0 = Vec512.Create(a4[o0]); c4_0 = Vec512.MultiplyAddEstimate(x0, b0, c4_0);
+                    x1 = Vec512.Create(a5[o0]); c5_0 = Vec512.MultiplyAddEstimate(x1, b0, c5_0);
+                    x0 = Vec512.Create(a0[o1]); c6_0 = Vec512.MultiplyAddEstimate(x0, b0, c6_0);
+                    x1 = Vec512.Create(a1[o1]); c7_0 = Vec512.MultiplyAddEstimate(x1, b0, c7_0);
+                    x0 = Vec512.Create(a2[o1]); c8_0 = Vec512.MultiplyAddEstimate(x0, b0, c8_0);
+                    x1 = Vec512.Create(a3[o1]); c9_0 = Vec512.MultiplyAddEstimate(x1, b0, c9_0);
+                    x0 = Vec512.Create(a4[o1]); c10_0 = Vec512.MultiplyAddEstimate(x0, b0, c10_0);
+                    x1 = Vec512.Create(a5[o1]); c11_0 = Vec512.MultiplyAddEstimate(x1, b0, c11_0);
+                    x0 = Vec512.Create(a0[o2]); c12_0 = Vec512.MultiplyAddEstimate(x0, b0, c12_0);
+                    x1 = Vec512.Create(a1[o2]); c13_0 = Vec512.MultiplyAddEstimate(x1, b0, c13_0);
+                    x0 = Vec512.Create(a2[o2]); c14_0 = Vec512.MultiplyAddEstimate(x0, b0, c14_0);
+                    x1 = Vec512.Create(a3[o2]); c15_0 = Vec512.MultiplyAddEstimate(x1, b0, c15_0);
+                    x0 = Vec512.Create(a4[o2]); c16_0 = Vec512.MultiplyAddEstimate(x0, b0, c16_0);
+                    x1 = Vec512.Create(a5[o2]); c17_0 = Vec512.MultiplyAddEstimate(x1, b0, c17_0);
+                    x0 = Vec512.Create(a0[o3]); c18_0 = Vec512.MultiplyAddEstimate(x0, b0, c18_0);
+                    x1 = Vec512.Create(a1[o3]); c19_0 = Vec512.MultiplyAddEstimate(x1, b0, c19_0);
+                    x0 = Vec512.Create(a2[o3]); c20_0 = Vec512.MultiplyAddEstimate(x0, b0, c20_0);
+                    x1 = Vec512.Create(a3[o3]); c21_0 = Vec512.MultiplyAddEstimate(x1, b0, c21_0);
+                    x0 = Vec512.Create(a4[o3]); c22_0 = Vec512.MultiplyAddEstimate(x0, b0, c22_0);
+                    x1 = Vec512.Create(a5[o3]); c23_0 = Vec512.MultiplyAddEstimate(x1, b0, c23_0);
+                    o0 += aColStride; o1 += aColStride; o2 += aColStride; o3 += aColStride;
                     b += 16;
                 }
                 if (mr == 24 && nr == 16)
@@ -736,8 +739,10 @@ namespace Demo
             public static int NR => 32;
 
             [global::System.Runtime.CompilerServices.SkipLocalsInit]
-            public static unsafe void Run(nint kc, float* a, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
+            public static unsafe void Run(nint kc, float* a, nint aRowStride, nint aColStride, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
             {
+                float* a0 = a, a1 = a0 + aRowStride, a2 = a1 + aRowStride, a3 = a2 + aRowStride, a4 = a3 + aRowStride, a5 = a4 + aRowStride;
+                nint o0 = 0, o1 = 6 * aRowStride;
                 var c0_0 = Vec512.Create(0f); var c0_1 = Vec512.Create(0f);
                 var c1_0 = Vec512.Create(0f); var c1_1 = Vec512.Create(0f);
                 var c2_0 = Vec512.Create(0f); var c2_1 = Vec512.Create(0f);
@@ -753,19 +758,19 @@ namespace Demo
                 for (nint k = 0; k < kc; k++)
                 {
                     var b0 = Vec512.Load(b); var b1 = Vec512.Load(b + 16);
-                    var a0 = Vec512.Create(a[0]); c0_0 = Vec512.MultiplyAddEstimate(a0, b0, c0_0); c0_1 = Vec512.MultiplyAddEstimate(a0, b1, c0_1);
-                    var a1 = Vec512.Create(a[1]); c1_0 = Vec512.MultiplyAddEstimate(a1, b0, c1_0); c1_1 = Vec512.MultiplyAddEstimate(a1, b1, c1_1);
-                    a0 = Vec512.Create(a[2]); c2_0 = Vec512.MultiplyAddEstimate(a0, b0, c2_0); c2_1 = Vec512.MultiplyAddEstimate(a0, b1, c2_1);
-                    a1 = Vec512.Create(a[3]); c3_0 = Vec512.MultiplyAddEstimate(a1, b0, c3_0); c3_1 = Vec512.MultiplyAddEstimate(a1, b1, c3_1);
-                    a0 = Vec512.Create(a[4]); c4_0 = Vec512.MultiplyAddEstimate(a0, b0, c4_0); c4_1 = Vec512.MultiplyAddEstimate(a0, b1, c4_1);
-                    a1 = Vec512.Create(a[5]); c5_0 = Vec512.MultiplyAddEstimate(a1, b0, c5_0); c5_1 = Vec512.MultiplyAddEstimate(a1, b1, c5_1);
-                    a0 = Vec512.Create(a[6]); c6_0 = Vec512.MultiplyAddEstimate(a0, b0, c6_0); c6_1 = Vec512.MultiplyAddEstimate(a0, b1, c6_1);
-                    a1 = Vec512.Create(a[7]); c7_0 = Vec512.MultiplyAddEstimate(a1, b0, c7_0); c7_1 = Vec512.MultiplyAddEstimate(a1, b1, c7_1);
-                    a0 = Vec512.Create(a[8]); c8_0 = Vec512.MultiplyAddEstimate(a0, b0, c8_0); c8_1 = Vec512.MultiplyAddEstimate(a0, b1, c8_1);
-                    a1 = Vec512.Create(a[9]); c9_0 = Vec512.MultiplyAddEstimate(a1, b0, c9_0); c9_1 = Vec512.MultiplyAddEstimate(a1, b1, c9_1);
-                    a0 = Vec512.Create(a[10]); c10_0 = Vec512.MultiplyAddEstimate(a0, b0, c10_0); c10_1 = Vec512.MultiplyAddEstimate(a0, b1, c10_1);
-                    a1 = Vec512.Create(a[11]); c11_0 = Vec512.MultiplyAddEstimate(a1, b0, c11_0); c11_1 = Vec512.MultiplyAddEstimate(a1, b1, c11_1);
-                    a += 12;
+                    var x0 = Vec512.Create(a0[o0]); c0_0 = Vec512.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vec512.MultiplyAddEstimate(x0, b1, c0_1);
+                    var x1 = Vec512.Create(a1[o0]); c1_0 = Vec512.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vec512.MultiplyAddEstimate(x1, b1, c1_1);
+                    x0 = Vec512.Create(a2[o0]); c2_0 = Vec512.MultiplyAddEstimate(x0, b0, c2_0); c2_1 = Vec512.MultiplyAddEstimate(x0, b1, c2_1);
+                    x1 = Vec512.Create(a3[o0]); c3_0 = Vec512.MultiplyAddEstimate(x1, b0, c3_0); c3_1 = Vec512.MultiplyAddEstimate(x1, b1, c3_1);
+                    x0 = Vec512.Create(a4[o0]); c4_0 = Vec512.MultiplyAddEstimate(x0, b0, c4_0); c4_1 = Vec512.MultiplyAddEstimate(x0, b1, c4_1);
+                    x1 = Vec512.Create(a5[o0]); c5_0 = Vec512.MultiplyAddEstimate(x1, b0, c5_0); c5_1 = Vec512.MultiplyAddEstimate(x1, b1, c5_1);
+                    x0 = Vec512.Create(a0[o1]); c6_0 = Vec512.MultiplyAddEstimate(x0, b0, c6_0); c6_1 = Vec512.MultiplyAddEstimate(x0, b1, c6_1);
+                    x1 = Vec512.Create(a1[o1]); c7_0 = Vec512.MultiplyAddEstimate(x1, b0, c7_0); c7_1 = Vec512.MultiplyAddEstimate(x1, b1, c7_1);
+                    x0 = Vec512.Create(a2[o1]); c8_0 = Vec512.MultiplyAddEstimate(x0, b0, c8_0); c8_1 = Vec512.MultiplyAddEstimate(x0, b1, c8_1);
+                    x1 = Vec512.Create(a3[o1]); c9_0 = Vec512.MultiplyAddEstimate(x1, b0, c9_0); c9_1 = Vec512.MultiplyAddEstimate(x1, b1, c9_1);
+                    x0 = Vec512.Create(a4[o1]); c10_0 = Vec512.MultiplyAddEstimate(x0, b0, c10_0); c10_1 = Vec512.MultiplyAddEstimate(x0, b1, c10_1);
+                    x1 = Vec512.Create(a5[o1]); c11_0 = Vec512.MultiplyAddEstimate(x1, b0, c11_0); c11_1 = Vec512.MultiplyAddEstimate(x1, b1, c11_1);
+                    o0 += aColStride; o1 += aColStride;
                     b += 32;
                 }
                 if (mr == 12 && nr == 32)
@@ -849,8 +854,10 @@ namespace Demo
             public static int NR => 8;
 
             [global::System.Runtime.CompilerServices.SkipLocalsInit]
-            public static unsafe void Run(nint kc, float* a, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
+            public static unsafe void Run(nint kc, float* a, nint aRowStride, nint aColStride, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
             {
+                float* a0 = a, a1 = a0 + aRowStride, a2 = a1 + aRowStride, a3 = a2 + aRowStride, a4 = a3 + aRowStride, a5 = a4 + aRowStride;
+                nint o0 = 0, o1 = 6 * aRowStride;
                 var c0_0 = Vec256.Create(0f);
                 var c1_0 = Vec256.Create(0f);
                 var c2_0 = Vec256.Create(0f);
@@ -866,19 +873,19 @@ namespace Demo
                 for (nint k = 0; k < kc; k++)
                 {
                     var b0 = Vec256.Load(b);
-                    var a0 = Vec256.Create(a[0]); c0_0 = Vec256.MultiplyAddEstimate(a0, b0, c0_0);
-                    var a1 = Vec256.Create(a[1]); c1_0 = Vec256.MultiplyAddEstimate(a1, b0, c1_0);
-                    a0 = Vec256.Create(a[2]); c2_0 = Vec256.MultiplyAddEstimate(a0, b0, c2_0);
-                    a1 = Vec256.Create(a[3]); c3_0 = Vec256.MultiplyAddEstimate(a1, b0, c3_0);
-                    a0 = Vec256.Create(a[4]); c4_0 = Vec256.MultiplyAddEstimate(a0, b0, c4_0);
-                    a1 = Vec256.Create(a[5]); c5_0 = Vec256.MultiplyAddEstimate(a1, b0, c5_0);
-                    a0 = Vec256.Create(a[6]); c6_0 = Vec256.MultiplyAddEstimate(a0, b0, c6_0);
-                    a1 = Vec256.Create(a[7]); c7_0 = Vec256.MultiplyAddEstimate(a1, b0, c7_0);
-                    a0 = Vec256.Create(a[8]); c8_0 = Vec256.MultiplyAddEstimate(a0, b0, c8_0);
-                    a1 = Vec256.Create(a[9]); c9_0 = Vec256.MultiplyAddEstimate(a1, b0, c9_0);
-                    a0 = Vec256.Create(a[10]); c10_0 = Vec256.MultiplyAddEstimate(a0, b0, c10_0);
-                    a1 = Vec256.Create(a[11]); c11_0 = Vec256.MultiplyAddEstimate(a1, b0, c11_0);
-                    a += 12;
+                    var x0 = Vec256.Create(a0[o0]); c0_0 = Vec256.MultiplyAddEstimate(x0, b0, c0_0);
+                    var x1 = Vec256.Create(a1[o0]); c1_0 = Vec256.MultiplyAddEstimate(x1, b0, c1_0);
+                    x0 = Vec256.Create(a2[o0]); c2_0 = Vec256.MultiplyAddEstimate(x0, b0, c2_0);
+                    x1 = Vec256.Create(a3[o0]); c3_0 = Vec256.MultiplyAddEstimate(x1, b0, c3_0);
+                    x0 = Vec256.Create(a4[o0]); c4_0 = Vec256.MultiplyAddEstimate(x0, b0, c4_0);
+                    x1 = Vec256.Create(a5[o0]); c5_0 = Vec256.MultiplyAddEstimate(x1, b0, c5_0);
+                    x0 = Vec256.Create(a0[o1]); c6_0 = Vec256.MultiplyAddEstimate(x0, b0, c6_0);
+                    x1 = Vec256.Create(a1[o1]); c7_0 = Vec256.MultiplyAddEstimate(x1, b0, c7_0);
+                    x0 = Vec256.Create(a2[o1]); c8_0 = Vec256.MultiplyAddEstimate(x0, b0, c8_0);
+                    x1 = Vec256.Create(a3[o1]); c9_0 = Vec256.MultiplyAddEstimate(x1, b0, c9_0);
+                    x0 = Vec256.Create(a4[o1]); c10_0 = Vec256.MultiplyAddEstimate(x0, b0, c10_0);
+                    x1 = Vec256.Create(a5[o1]); c11_0 = Vec256.MultiplyAddEstimate(x1, b0, c11_0);
+                    o0 += aColStride; o1 += aColStride;
                     b += 8;
                 }
                 if (mr == 12 && nr == 8)
@@ -962,8 +969,10 @@ namespace Demo
             public static int NR => 16;
 
             [global::System.Runtime.CompilerServices.SkipLocalsInit]
-            public static unsafe void Run(nint kc, float* a, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
+            public static unsafe void Run(nint kc, float* a, nint aRowStride, nint aColStride, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
             {
+                float* a0 = a, a1 = a0 + aRowStride, a2 = a1 + aRowStride, a3 = a2 + aRowStride, a4 = a3 + aRowStride, a5 = a4 + aRowStride;
+                nint o0 = 0;
                 var c0_0 = Vec256.Create(0f); var c0_1 = Vec256.Create(0f);
                 var c1_0 = Vec256.Create(0f); var c1_1 = Vec256.Create(0f);
                 var c2_0 = Vec256.Create(0f); var c2_1 = Vec256.Create(0f);
@@ -973,13 +982,13 @@ namespace Demo
                 for (nint k = 0; k < kc; k++)
                 {
                     var b0 = Vec256.Load(b); var b1 = Vec256.Load(b + 8);
-                    var a0 = Vec256.Create(a[0]); c0_0 = Vec256.MultiplyAddEstimate(a0, b0, c0_0); c0_1 = Vec256.MultiplyAddEstimate(a0, b1, c0_1);
-                    var a1 = Vec256.Create(a[1]); c1_0 = Vec256.MultiplyAddEstimate(a1, b0, c1_0); c1_1 = Vec256.MultiplyAddEstimate(a1, b1, c1_1);
-                    a0 = Vec256.Create(a[2]); c2_0 = Vec256.MultiplyAddEstimate(a0, b0, c2_0); c2_1 = Vec256.MultiplyAddEstimate(a0, b1, c2_1);
-                    a1 = Vec256.Create(a[3]); c3_0 = Vec256.MultiplyAddEstimate(a1, b0, c3_0); c3_1 = Vec256.MultiplyAddEstimate(a1, b1, c3_1);
-                    a0 = Vec256.Create(a[4]); c4_0 = Vec256.MultiplyAddEstimate(a0, b0, c4_0); c4_1 = Vec256.MultiplyAddEstimate(a0, b1, c4_1);
-                    a1 = Vec256.Create(a[5]); c5_0 = Vec256.MultiplyAddEstimate(a1, b0, c5_0); c5_1 = Vec256.MultiplyAddEstimate(a1, b1, c5_1);
-                    a += 6;
+                    var x0 = Vec256.Create(a0[o0]); c0_0 = Vec256.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vec256.MultiplyAddEstimate(x0, b1, c0_1);
+                    var x1 = Vec256.Create(a1[o0]); c1_0 = Vec256.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vec256.MultiplyAddEstimate(x1, b1, c1_1);
+                    x0 = Vec256.Create(a2[o0]); c2_0 = Vec256.MultiplyAddEstimate(x0, b0, c2_0); c2_1 = Vec256.MultiplyAddEstimate(x0, b1, c2_1);
+                    x1 = Vec256.Create(a3[o0]); c3_0 = Vec256.MultiplyAddEstimate(x1, b0, c3_0); c3_1 = Vec256.MultiplyAddEstimate(x1, b1, c3_1);
+                    x0 = Vec256.Create(a4[o0]); c4_0 = Vec256.MultiplyAddEstimate(x0, b0, c4_0); c4_1 = Vec256.MultiplyAddEstimate(x0, b1, c4_1);
+                    x1 = Vec256.Create(a5[o0]); c5_0 = Vec256.MultiplyAddEstimate(x1, b0, c5_0); c5_1 = Vec256.MultiplyAddEstimate(x1, b1, c5_1);
+                    o0 += aColStride;
                     b += 16;
                 }
                 if (mr == 6 && nr == 16)
@@ -1039,8 +1048,10 @@ namespace Demo
             public static int NR => 4;
 
             [global::System.Runtime.CompilerServices.SkipLocalsInit]
-            public static unsafe void Run(nint kc, float* a, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
+            public static unsafe void Run(nint kc, float* a, nint aRowStride, nint aColStride, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
             {
+                float* a0 = a, a1 = a0 + aRowStride, a2 = a1 + aRowStride, a3 = a2 + aRowStride, a4 = a3 + aRowStride, a5 = a4 + aRowStride;
+                nint o0 = 0, o1 = 6 * aRowStride;
                 var c0_0 = Vec128.Create(0f);
                 var c1_0 = Vec128.Create(0f);
                 var c2_0 = Vec128.Create(0f);
@@ -1056,19 +1067,19 @@ namespace Demo
                 for (nint k = 0; k < kc; k++)
                 {
                     var b0 = Vec128.Load(b);
-                    var a0 = Vec128.Create(a[0]); c0_0 = Vec128.MultiplyAddEstimate(a0, b0, c0_0);
-                    var a1 = Vec128.Create(a[1]); c1_0 = Vec128.MultiplyAddEstimate(a1, b0, c1_0);
-                    a0 = Vec128.Create(a[2]); c2_0 = Vec128.MultiplyAddEstimate(a0, b0, c2_0);
-                    a1 = Vec128.Create(a[3]); c3_0 = Vec128.MultiplyAddEstimate(a1, b0, c3_0);
-                    a0 = Vec128.Create(a[4]); c4_0 = Vec128.MultiplyAddEstimate(a0, b0, c4_0);
-                    a1 = Vec128.Create(a[5]); c5_0 = Vec128.MultiplyAddEstimate(a1, b0, c5_0);
-                    a0 = Vec128.Create(a[6]); c6_0 = Vec128.MultiplyAddEstimate(a0, b0, c6_0);
-                    a1 = Vec128.Create(a[7]); c7_0 = Vec128.MultiplyAddEstimate(a1, b0, c7_0);
-                    a0 = Vec128.Create(a[8]); c8_0 = Vec128.MultiplyAddEstimate(a0, b0, c8_0);
-                    a1 = Vec128.Create(a[9]); c9_0 = Vec128.MultiplyAddEstimate(a1, b0, c9_0);
-                    a0 = Vec128.Create(a[10]); c10_0 = Vec128.MultiplyAddEstimate(a0, b0, c10_0);
-                    a1 = Vec128.Create(a[11]); c11_0 = Vec128.MultiplyAddEstimate(a1, b0, c11_0);
-                    a += 12;
+                    var x0 = Vec128.Create(a0[o0]); c0_0 = Vec128.MultiplyAddEstimate(x0, b0, c0_0);
+                    var x1 = Vec128.Create(a1[o0]); c1_0 = Vec128.MultiplyAddEstimate(x1, b0, c1_0);
+                    x0 = Vec128.Create(a2[o0]); c2_0 = Vec128.MultiplyAddEstimate(x0, b0, c2_0);
+                    x1 = Vec128.Create(a3[o0]); c3_0 = Vec128.MultiplyAddEstimate(x1, b0, c3_0);
+                    x0 = Vec128.Create(a4[o0]); c4_0 = Vec128.MultiplyAddEstimate(x0, b0, c4_0);
+                    x1 = Vec128.Create(a5[o0]); c5_0 = Vec128.MultiplyAddEstimate(x1, b0, c5_0);
+                    x0 = Vec128.Create(a0[o1]); c6_0 = Vec128.MultiplyAddEstimate(x0, b0, c6_0);
+                    x1 = Vec128.Create(a1[o1]); c7_0 = Vec128.MultiplyAddEstimate(x1, b0, c7_0);
+                    x0 = Vec128.Create(a2[o1]); c8_0 = Vec128.MultiplyAddEstimate(x0, b0, c8_0);
+                    x1 = Vec128.Create(a3[o1]); c9_0 = Vec128.MultiplyAddEstimate(x1, b0, c9_0);
+                    x0 = Vec128.Create(a4[o1]); c10_0 = Vec128.MultiplyAddEstimate(x0, b0, c10_0);
+                    x1 = Vec128.Create(a5[o1]); c11_0 = Vec128.MultiplyAddEstimate(x1, b0, c11_0);
+                    o0 += aColStride; o1 += aColStride;
                     b += 4;
                 }
                 if (mr == 12 && nr == 4)
@@ -1152,8 +1163,10 @@ namespace Demo
             public static int NR => 8;
 
             [global::System.Runtime.CompilerServices.SkipLocalsInit]
-            public static unsafe void Run(nint kc, float* a, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
+            public static unsafe void Run(nint kc, float* a, nint aRowStride, nint aColStride, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
             {
+                float* a0 = a, a1 = a0 + aRowStride, a2 = a1 + aRowStride, a3 = a2 + aRowStride, a4 = a3 + aRowStride, a5 = a4 + aRowStride;
+                nint o0 = 0;
                 var c0_0 = Vec128.Create(0f); var c0_1 = Vec128.Create(0f);
                 var c1_0 = Vec128.Create(0f); var c1_1 = Vec128.Create(0f);
                 var c2_0 = Vec128.Create(0f); var c2_1 = Vec128.Create(0f);
@@ -1163,13 +1176,13 @@ namespace Demo
                 for (nint k = 0; k < kc; k++)
                 {
                     var b0 = Vec128.Load(b); var b1 = Vec128.Load(b + 4);
-                    var a0 = Vec128.Create(a[0]); c0_0 = Vec128.MultiplyAddEstimate(a0, b0, c0_0); c0_1 = Vec128.MultiplyAddEstimate(a0, b1, c0_1);
-                    var a1 = Vec128.Create(a[1]); c1_0 = Vec128.MultiplyAddEstimate(a1, b0, c1_0); c1_1 = Vec128.MultiplyAddEstimate(a1, b1, c1_1);
-                    a0 = Vec128.Create(a[2]); c2_0 = Vec128.MultiplyAddEstimate(a0, b0, c2_0); c2_1 = Vec128.MultiplyAddEstimate(a0, b1, c2_1);
-                    a1 = Vec128.Create(a[3]); c3_0 = Vec128.MultiplyAddEstimate(a1, b0, c3_0); c3_1 = Vec128.MultiplyAddEstimate(a1, b1, c3_1);
-                    a0 = Vec128.Create(a[4]); c4_0 = Vec128.MultiplyAddEstimate(a0, b0, c4_0); c4_1 = Vec128.MultiplyAddEstimate(a0, b1, c4_1);
-                    a1 = Vec128.Create(a[5]); c5_0 = Vec128.MultiplyAddEstimate(a1, b0, c5_0); c5_1 = Vec128.MultiplyAddEstimate(a1, b1, c5_1);
-                    a += 6;
+                    var x0 = Vec128.Create(a0[o0]); c0_0 = Vec128.MultiplyAddEstimate(x0, b0, c0_0); c0_1 = Vec128.MultiplyAddEstimate(x0, b1, c0_1);
+                    var x1 = Vec128.Create(a1[o0]); c1_0 = Vec128.MultiplyAddEstimate(x1, b0, c1_0); c1_1 = Vec128.MultiplyAddEstimate(x1, b1, c1_1);
+                    x0 = Vec128.Create(a2[o0]); c2_0 = Vec128.MultiplyAddEstimate(x0, b0, c2_0); c2_1 = Vec128.MultiplyAddEstimate(x0, b1, c2_1);
+                    x1 = Vec128.Create(a3[o0]); c3_0 = Vec128.MultiplyAddEstimate(x1, b0, c3_0); c3_1 = Vec128.MultiplyAddEstimate(x1, b1, c3_1);
+                    x0 = Vec128.Create(a4[o0]); c4_0 = Vec128.MultiplyAddEstimate(x0, b0, c4_0); c4_1 = Vec128.MultiplyAddEstimate(x0, b1, c4_1);
+                    x1 = Vec128.Create(a5[o0]); c5_0 = Vec128.MultiplyAddEstimate(x1, b0, c5_0); c5_1 = Vec128.MultiplyAddEstimate(x1, b1, c5_1);
+                    o0 += aColStride;
                     b += 8;
                 }
                 if (mr == 6 && nr == 8)
@@ -1229,8 +1242,10 @@ namespace Demo
             public static int NR => 4;
 
             [global::System.Runtime.CompilerServices.SkipLocalsInit]
-            public static unsafe void Run(nint kc, float* a, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
+            public static unsafe void Run(nint kc, float* a, nint aRowStride, nint aColStride, float* b, float* c, nint ldc, float* bias, bool accumulate, int mr, int nr)
             {
+                float* a0 = a, a1 = a0 + aRowStride, a2 = a1 + aRowStride, a3 = a2 + aRowStride;
+                nint o0 = 0;
                 float c0_0 = 0f, c0_1 = 0f, c0_2 = 0f, c0_3 = 0f;
                 float c1_0 = 0f, c1_1 = 0f, c1_2 = 0f, c1_3 = 0f;
                 float c2_0 = 0f, c2_1 = 0f, c2_2 = 0f, c2_3 = 0f;
@@ -1238,11 +1253,11 @@ namespace Demo
                 for (nint k = 0; k < kc; k++)
                 {
                     float b0 = b[0]; float b1 = b[1]; float b2 = b[2]; float b3 = b[3];
-                    float a0 = a[0]; c0_0 += a0 * b0; c0_1 += a0 * b1; c0_2 += a0 * b2; c0_3 += a0 * b3;
-                    float a1 = a[1]; c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
-                    a0 = a[2]; c2_0 += a0 * b0; c2_1 += a0 * b1; c2_2 += a0 * b2; c2_3 += a0 * b3;
-                    a1 = a[3]; c3_0 += a1 * b0; c3_1 += a1 * b1; c3_2 += a1 * b2; c3_3 += a1 * b3;
-                    a += 4;
+                    float x0 = a0[o0]; c0_0 += x0 * b0; c0_1 += x0 * b1; c0_2 += x0 * b2; c0_3 += x0 * b3;
+                    float x1 = a1[o0]; c1_0 += x1 * b0; c1_1 += x1 * b1; c1_2 += x1 * b2; c1_3 += x1 * b3;
+                    x0 = a2[o0]; c2_0 += x0 * b0; c2_1 += x0 * b1; c2_2 += x0 * b2; c2_3 += x0 * b3;
+                    x1 = a3[o0]; c3_0 += x1 * b0; c3_1 += x1 * b1; c3_2 += x1 * b2; c3_3 += x1 * b3;
+                    o0 += aColStride;
                     b += 4;
                 }
                 float* tile = stackalloc float[16];

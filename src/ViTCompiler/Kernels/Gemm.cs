@@ -168,16 +168,15 @@ public static unsafe class Gemm
         int chunks = 1;
         if (threads > 1)
         {
-            // About four items per thread so the last ones even out. Rows are split first: a column chunk re-reads its
-            // A rows, while splitting rows costs nothing when B is pre-packed, and re-packs a chunk's B panels once per
-            // row block otherwise (B packing is then the only duplicated work).
+            // Columns are split first: a B micro-panel is reused by every row tile of its block, so tall blocks keep
+            // the kernel fed from L1 (and pack on-the-fly B once per block); A is read in place, so a column chunk
+            // costs nothing extra. About four items per thread let the last ones even out. Only when N is too narrow
+            // to give every thread work are the rows split further.
             int target = 4 * threads;
-            int rowTiles = (problem.M + mr - 1) / mr;
-            if (problem.BPacked != null || rowBlocks < threads) rowBlocks = Math.Min(rowTiles, Math.Max(rowBlocks, target));
             chunks = Math.Clamp((target + rowBlocks - 1) / rowBlocks, 1, panels);
+            int rowTiles = (problem.M + mr - 1) / mr;
+            if (rowBlocks * chunks < target) rowBlocks = Math.Min(rowTiles, (target + chunks - 1) / chunks);
         }
-        if (problem.BPacked == null) chunks = Math.Max(chunks, Panels(panels * nr, RoundUp(MaxChunkColumns, nr)));
-        chunks = Math.Min(chunks, panels);
         int blockRows = RoundUp((problem.M + rowBlocks - 1) / rowBlocks, mr);
         rowBlocks = (problem.M + blockRows - 1) / blockRows;
         return new Plan

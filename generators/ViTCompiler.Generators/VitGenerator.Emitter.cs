@@ -414,8 +414,10 @@ namespace ViTCompiler.Generators
                 WriteScratch(w, spec, training: true);
                 w.Lines($$"""
                     long layerFloats = batch * SavedFloatsPerImage, wide = global::System.Math.Max(MlpWidth, 3 * Hidden);
+                    // Room to pack a backward product's B once for all row blocks (the largest weight, as read by dX = dY · W).
+                    long sharedFloats = global::System.Math.Max(global::System.Math.Max(Gemm.PackedSize<TGradD>(Hidden, 3 * Hidden), Gemm.PackedSize<TGradD>(Hidden, MlpWidth)), Gemm.PackedSize<TGradM>(MlpWidth, Hidden));
                     float* patches = Workspace(batch * (PatchCount * PatchDim + PatchCount * Hidden) + Layers * layerFloats
-                        + rows * (4L * Hidden + wide) + finalRows * (2L * Hidden + 2) + batch * (2L * Hidden + 2L * Classes) + threads * perWorker);
+                        + rows * (4L * Hidden + wide) + finalRows * (2L * Hidden + 2) + batch * (2L * Hidden + 2L * Classes) + sharedFloats + threads * perWorker);
                     float* embedded = patches + (long)batch * PatchCount * PatchDim;   // also d(embedded) in the backward pass
                     float* layers = embedded + (long)batch * PatchCount * Hidden;
                     float* final = layers + Layers * layerFloats;                     // {{rows}} x after the last block
@@ -431,7 +433,8 @@ namespace ViTCompiler.Generators
                     float* dpooled = pooled + (long)batch * Hidden;
                     float* dlogits = dpooled + (long)batch * Hidden;                  // (B, {{s.Classes}})
                     float* scores = dlogits + (long)batch * Classes;                  // (B, {{s.Classes}}) logits when the caller wants none
-                    float* scratch = scores + (long)batch * Classes;
+                    float* shared = scores + (long)batch * Classes;
+                    float* scratch = shared + sharedFloats;
                     if (logits == null) logits = scores;
                     {{K}}.GemmProblem gemm;
 
@@ -531,13 +534,13 @@ namespace ViTCompiler.Generators
                     // ---- backward: every gradient is added into g ----
                     // dWhead += dlogitsᵀ · pooled        (C, B) · (B, D) -> (C, D)
                     gemm = {{K}}.GemmProblem.Create(Classes, Hidden, batch, BlockK.HeadWeight, dlogits, 1, g + Offsets.HeadWeight, Hidden);
-                    gemm.AColStride = Classes; gemm.B = pooled; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                    gemm.AColStride = Classes; gemm.B = pooled; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                     Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                     {{K}}.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + Offsets.HeadBias);
 
                     // dpooled = dlogits · Whead           (B, C) · (C, D) -> (B, D)
                     gemm = {{K}}.GemmProblem.Create(batch, Hidden, Classes, BlockK.HeadInput, dlogits, Classes, dpooled, Hidden);
-                    gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                    gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                     Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
                     """);
@@ -569,24 +572,24 @@ namespace ViTCompiler.Generators
                             {{K}}.Dropout.Sites.MlpOutput(layer), drop, {{K}}.Dropout.Sites.MlpPath(layer), path);
                         // dWfc2 += dbranchᵀ · gelu          ({{d}}, B·{{n}}) · (B·{{n}}, {{m}}) -> ({{d}}, {{m}})
                         gemm = {{K}}.GemmProblem.Create(Hidden, MlpWidth, rows, BlockK.Fc2Weight, branch, 1, grad + BlockOffsets.Fc2Weight, MlpWidth);
-                        gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.Accumulate = true;
+                        gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                         Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
                         {{K}}.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.Fc2Bias);
                         // dgelu = dbranch · Wfc2               {{rows}} · ({{d}}, {{m}}) -> (B·{{n}}, {{m}})
                         gemm = {{K}}.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc2Input, branch, Hidden, dwide, MlpWidth);
-                        gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = MlpWidth; gemm.BColStride = 1;
+                        gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                         Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
                         // gelu = dropout(GELU(fc1))          -> dfc1 = dgelu ⊙ mask · GELU′(fc1)
                         {{K}}.Dropout.Apply(pool, threads, dwide, (long)rows * MlpWidth, seed, {{K}}.Dropout.Sites.MlpHidden(layer), drop);
                         {{K}}.Activations.GeluBackward(pool, threads, saved.Fc1, dwide, dwide, (long)rows * MlpWidth);
                         // dWfc1 += dfc1ᵀ · ln2               ({{m}}, B·{{n}}) · {{rows}} -> ({{m}}, {{d}})
                         gemm = {{K}}.GemmProblem.Create(MlpWidth, Hidden, rows, BlockK.Fc1Weight, dwide, 1, grad + BlockOffsets.Fc1Weight, Hidden);
-                        gemm.AColStride = MlpWidth; gemm.B = saved.Ln2; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                        gemm.AColStride = MlpWidth; gemm.B = saved.Ln2; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                         Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                         {{K}}.TokenOps.ColumnSums(pool, threads, dwide, rows, MlpWidth, grad + BlockOffsets.Fc1Bias);
                         // dln2 = dfc1 · Wfc1                   (B·{{n}}, {{m}}) · ({{m}}, {{d}}) -> {{rows}}
                         gemm = {{K}}.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc1Input, dwide, MlpWidth, da, Hidden);
-                        gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                        gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                         Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                         // ln2 = LayerNorm(middle)            -> dx += LayerNorm′ · dln2
                         {{K}}.LayerNorm.ParameterGradients(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, grad + BlockOffsets.Norm2Weight, grad + BlockOffsets.Norm2Bias, rows, Hidden);
@@ -597,12 +600,12 @@ namespace ViTCompiler.Generators
                             {{K}}.Dropout.Sites.AttentionOutput(layer), drop, {{K}}.Dropout.Sites.AttentionPath(layer), path);
                         // dWproj += dbranchᵀ · attended      ({{d}}, B·{{n}}) · {{rows}} -> ({{d}}, {{d}})
                         gemm = {{K}}.GemmProblem.Create(Hidden, Hidden, rows, BlockK.ProjWeight, branch, 1, grad + BlockOffsets.ProjWeight, Hidden);
-                        gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                        gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                         Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                         {{K}}.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.ProjBias);
                         // dattended = dbranch · Wproj          {{rows}} · ({{d}}, {{d}}) -> {{rows}}
                         gemm = {{K}}.GemmProblem.Create(rows, Hidden, Hidden, BlockK.ProjInput, branch, Hidden, da, Hidden);
-                        gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                        gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                         Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                         // attended = softmax(q · kᵀ / √hd) · v -> dqkv, per image and head
                         var attend = new {{K}}.AttentionProblem
@@ -613,14 +616,14 @@ namespace ViTCompiler.Generators
                         {{K}}.Attention<TScores, TValues>.Backward(ref attend, dwide, pool, threads);
                         // dWqkv += dqkvᵀ · ln1               ({{3 * d}}, B·{{n}}) · {{rows}} -> ({{3 * d}}, {{d}})
                         gemm = {{K}}.GemmProblem.Create(3 * Hidden, Hidden, rows, BlockK.QkvWeight, dwide, 1, grad + BlockOffsets.QkvWeight, Hidden);
-                        gemm.AColStride = 3 * Hidden; gemm.B = saved.Ln1; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                        gemm.AColStride = 3 * Hidden; gemm.B = saved.Ln1; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                         Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                     """);
                 if (s.QkvBias) w.Line($"    {K}.TokenOps.ColumnSums(pool, threads, dwide, rows, 3 * Hidden, grad + BlockOffsets.QkvBias);");
                 w.Lines($$"""
                         // dln1 = dqkv · Wqkv                   (B·{{n}}, {{3 * d}}) · ({{3 * d}}, {{d}}) -> {{rows}}
                         gemm = {{K}}.GemmProblem.Create(rows, Hidden, 3 * Hidden, BlockK.QkvInput, dwide, 3 * Hidden, da, Hidden);
-                        gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                        gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                         Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                         // ln1 = LayerNorm(x)                 -> dx += LayerNorm′ · dln1
                         {{K}}.LayerNorm.ParameterGradients(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, grad + BlockOffsets.Norm1Weight, grad + BlockOffsets.Norm1Bias, rows, Hidden);
@@ -632,7 +635,7 @@ namespace ViTCompiler.Generators
                     {{K}}.TokenOps.AssembleTokensBackward(dx, {{(cls ? "g + Offsets.ClsToken" : "null")}}, g + Offsets.PosEmbed, embedded, batch, Tokens, Hidden);
                     // dWpatch += dembeddedᵀ · patches     ({{d}}, B·{{p.PatchCount}}) · (B·{{p.PatchCount}}, {{p.PatchDim}}) -> ({{d}}, {{p.PatchDim}})
                     gemm = {{K}}.GemmProblem.Create(Hidden, PatchDim, batch * PatchCount, BlockK.PatchWeight, embedded, 1, g + Offsets.PatchWeight, PatchDim);
-                    gemm.AColStride = Hidden; gemm.B = patches; gemm.BRowStride = PatchDim; gemm.BColStride = 1; gemm.Accumulate = true;
+                    gemm.AColStride = Hidden; gemm.B = patches; gemm.BRowStride = PatchDim; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                     Gemm.Run<TGradPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
                     {{K}}.TokenOps.ColumnSums(pool, threads, embedded, batch * PatchCount, Hidden, g + Offsets.PatchBias);
                     return loss;

@@ -5,11 +5,12 @@ using ViTCompiler.Benchmarks;
 
 // `dotnet run -c Release --project tests/ViTCompiler.Benchmarks -- quick [model] [batch]` prints medians without
 // BenchmarkDotNet (seconds instead of minutes); anything else goes to BenchmarkDotNet's switcher.
+if (args.Length > 0 && args[0] == "table") return PeerTable.Run(args);
 if (args.Length > 0 && args[0] == "peak")
 {
     foreach (int threads in new[] { 1, Environment.ProcessorCount })
         Console.WriteLine($"fp32 FMA peak, {PeakProbe.Isa}, {threads} thread(s): {PeakProbe.Measure(threads):F0} GFLOP/s");
-    return;
+    return 0;
 }
 if (args.Length > 0 && args[0] == "quick")
 {
@@ -37,6 +38,7 @@ if (args.Length > 0 && args[0] == "quick")
     double gflop = (train ? 3.0 : 1.0) * model.Config.FlopsPerImage * batch / 1e9;
     Console.WriteLine($"{name} batch {batch} {(train ? "train step" : "forward")}: median {median:F2} ms, min {times[0]:F2} ms, " +
         $"{batch * 1000 / median:F0} images/s, ~{gflop / (median / 1000):F0} GFLOP/s  [{model.Engine}, {model.Threads} threads]");
-    return;
+    return 0;
 }
 BenchmarkSwitcher.FromAssembly(typeof(BenchmarkModels).Assembly).Run(args);
+return 0;

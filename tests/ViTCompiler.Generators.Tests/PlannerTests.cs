@@ -15,14 +15,14 @@ public sealed class PlannerTests
     [InlineData(1, 1)]
     [InlineData(16, 16)]
     [InlineData(197, 197)]
-    [InlineData(384, 384)]     // up to 384: one pass over all of K
-    [InlineData(385, 193)]     // two equal blocks
-    [InlineData(588, 196)]     // 3 × 196 (a 14×14×3 patch)
-    [InlineData(768, 256)]
-    [InlineData(1024, 256)]
-    [InlineData(3072, 256)]
-    [InlineData(1000, 250)]
-    public void BlockK_takes_all_of_a_small_K_and_equal_blocks_of_at_most_256_otherwise(int k, int expected)
+    [InlineData(512, 512)]     // up to 512: one pass over all of K
+    [InlineData(513, 257)]     // two equal blocks
+    [InlineData(588, 294)]     // 2 × 294 (a 14×14×3 patch)
+    [InlineData(768, 384)]
+    [InlineData(1024, 342)]    // 3 blocks, the last one shorter
+    [InlineData(3072, 384)]
+    [InlineData(1000, 334)]
+    public void BlockK_takes_all_of_a_small_K_and_equal_blocks_of_at_most_384_otherwise(int k, int expected)
     {
         Assert.Equal(expected, Planner.BlockK(k));
     }
@@ -161,9 +161,9 @@ public sealed class PlannerTests
             Assert.All(product.Tiles, t => Assert.Contains(t, plan.Tiles));
         }
         ProductPlan qkv = plan.Products.Single(p => p.Name == "Qkv");
-        Assert.Equal((2304, 768, 256), (qkv.N, qkv.K, qkv.BlockK));
+        Assert.Equal((2304, 768, 384), (qkv.N, qkv.K, qkv.BlockK));
         ProductPlan patch = plan.Products.Single(p => p.Name == "Patch");
-        Assert.Equal((768, 768, 256), (patch.N, patch.K, patch.BlockK));
+        Assert.Equal((768, 768, 384), (patch.N, patch.K, patch.BlockK));
         // Each distinct tile is emitted once.
         Assert.Equal(plan.Tiles.Count, plan.Tiles.Distinct().Count());
     }

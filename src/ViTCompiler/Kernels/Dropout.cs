@@ -102,6 +102,11 @@ public static unsafe class Dropout
     private static void ResidualBackwardRange(void* context, int start, int end)
     {
         Job* j = (Job*)context;
+        if (j->Rate <= 0f && j->PathRate <= 0f)
+        {
+            new ReadOnlySpan<float>(j->Input + start, end - start).CopyTo(new Span<float>(j->Output + start, end - start));
+            return;
+        }
         for (int i = start; i < end; i++)
             j->Output[i] = Scale(j->Seed, j->PathSite, i / j->PerImage, j->PathRate) * Scale(j->Seed, j->Site, i, j->Rate) * j->Input[i];
     }

@@ -32,6 +32,12 @@ public unsafe struct GemmProblem
     public nint BRowStride, BColStride;
     /// <summary>B already packed by <see cref="Gemm.PackB{TKernel}"/> with the same BlockK, or null.</summary>
     public float* BPacked;
+    /// <summary>
+    /// Room (<see cref="SharedPackFloats"/> floats) where <see cref="Gemm.Run{TKernel}"/> may pack an unpacked B once for
+    /// all work items, instead of each row block packing its own copy; null to always pack per item.
+    /// </summary>
+    public float* SharedPack;
+    public long SharedPackFloats;
     /// <summary>C[i, j] = C[i·Ldc + j].</summary>
     public float* C;
     public nint Ldc;
@@ -61,8 +67,11 @@ public unsafe struct GemmProblem
 /// </summary>
 public static unsafe class Gemm
 {
-    /// <summary>Largest row block: 192 rows × 256 k × 4 bytes = 192 KiB of A, half a typical L2.</summary>
-    public const int MaxBlockRows = 192;
+    /// <summary>
+    /// Largest row block: 256 rows × 384 k × 4 bytes = 384 KiB of A stays in a 512 KiB L2, and one image of ViT-B/16
+    /// (197 tokens) is a single block, so each weight panel is streamed from memory once.
+    /// </summary>
+    public const int MaxBlockRows = 256;
 
     /// <summary>Widest column chunk whose B panels a work item packs itself (when B is not pre-packed).</summary>
     public const int MaxChunkColumns = 512;
@@ -147,7 +156,40 @@ public static unsafe class Gemm
     {
         if (problem.M <= 0 || problem.N <= 0) return;
         Plan plan = MakePlan<TKernel>(ref problem, threads, scratch, scratchPerWorker);
+        // When several row blocks would each pack the same B panels (dX = dY · W in training, with its many rows),
+        // pack them once, in parallel, and run as if B were pre-packed.
+        if (problem.BPacked == null && plan.RowBlocks > 1 && problem.SharedPack != null &&
+            PackedSize<TKernel>(problem.N, problem.K) <= problem.SharedPackFloats)
+        {
+            var pack = new PackJob { Problem = plan.Problem, Destination = problem.SharedPack, Panels = plan.Panels, Nr = TKernel.NR };
+            pool.Run(plan.Panels, threads, &PackPanels, &pack);
+            problem.BPacked = problem.SharedPack;
+            plan = MakePlan<TKernel>(ref problem, threads, scratch, scratchPerWorker);
+            pool.Run(plan.RowBlocks * plan.Chunks, threads, &RunItem<TKernel>, &plan);
+            problem.BPacked = null;
+            return;
+        }
         pool.Run(plan.RowBlocks * plan.Chunks, threads, &RunItem<TKernel>, &plan);
+    }
+
+    private struct PackJob
+    {
+        public GemmProblem* Problem;
+        public float* Destination;
+        public int Panels, Nr;
+    }
+
+    // One column panel of B, every K block, into the PackB layout.
+    private static void PackPanels(void* context, int panel, int worker)
+    {
+        PackJob* job = (PackJob*)context;
+        ref GemmProblem p = ref *job->Problem;
+        int nr = job->Nr, j0 = panel * nr, width = Math.Min(nr, p.N - j0);
+        for (int k0 = 0; k0 < p.K; k0 += p.BlockK)
+        {
+            int kc = Math.Min(p.BlockK, p.K - k0);
+            PackBPanel(job->Destination + (long)k0 * job->Panels * nr + (long)panel * kc * nr, p.B, p.BRowStride, p.BColStride, k0, kc, j0, width, nr);
+        }
     }
 
     /// <summary>Runs the product on the calling thread only (used inside work items that are already parallel).</summary>
@@ -163,7 +205,7 @@ public static unsafe class Gemm
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         int panels = Panels(problem.N, nr);
-        // Even row blocks of at most MaxBlockRows (197 rows become 2 × 102, not 192 + 5).
+        // Even row blocks of at most MaxBlockRows (300 rows become 2 × 150, not 256 + 44).
         int rowBlocks = (problem.M + MaxBlockRows - 1) / MaxBlockRows;
         int chunks = 1;
         if (threads > 1)

@@ -16,17 +16,17 @@
 //   Fc1         N    96  K    24  block   24   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   hidden = GELU(ln2(x) · Wfc1ᵀ + bfc1)
 //   Fc2         N    24  K    96  block   96   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   x += hidden · Wfc2ᵀ + bfc2
 //   Head        N     5  K    24  block   24   Vector512 24×16  Vector256 12×8  Vector128 6×8  scalar 4×4   logits = pooled · Wheadᵀ + bhead
-//   HeadWeight  N    24  K  rows  block  256   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dWhead += dlogitsᵀ · pooled
+//   HeadWeight  N    24  K  rows  block  384   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dWhead += dlogitsᵀ · pooled
 //   HeadInput   N    24  K     5  block    5   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dpooled = dlogits · Whead
-//   Fc2Weight   N    96  K  rows  block  256   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   dWfc2 += dbranchᵀ · hidden
+//   Fc2Weight   N    96  K  rows  block  384   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   dWfc2 += dbranchᵀ · hidden
 //   Fc2Input    N    96  K    24  block   24   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   dhidden = dbranch · Wfc2
-//   Fc1Weight   N    24  K  rows  block  256   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dWfc1 += dhiddenᵀ · ln2(x)
+//   Fc1Weight   N    24  K  rows  block  384   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dWfc1 += dhiddenᵀ · ln2(x)
 //   Fc1Input    N    24  K    96  block   96   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dln2 = dhidden · Wfc1
-//   ProjWeight  N    24  K  rows  block  256   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dWproj += dbranchᵀ · heads
+//   ProjWeight  N    24  K  rows  block  384   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dWproj += dbranchᵀ · heads
 //   ProjInput   N    24  K    24  block   24   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dheads = dbranch · Wproj
-//   QkvWeight   N    24  K  rows  block  256   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dWqkv += dqkvᵀ · ln1(x)
+//   QkvWeight   N    24  K  rows  block  384   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dWqkv += dqkvᵀ · ln1(x)
 //   QkvInput    N    24  K    72  block   72   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dln1 = dqkv · Wqkv
-//   PatchWeight N    48  K  rows  block  256   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dWpatch += dembeddedᵀ · patches
+//   PatchWeight N    48  K  rows  block  384   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dWpatch += dembeddedᵀ · patches
 #nullable enable
 #pragma warning disable CS1591 // the members below are described by this header
 
@@ -97,17 +97,17 @@ namespace Demo.Models
             public const int Fc1 = 24;
             public const int Fc2 = 96;
             public const int Head = 24;
-            public const int HeadWeight = 256;
+            public const int HeadWeight = 384;
             public const int HeadInput = 5;
-            public const int Fc2Weight = 256;
+            public const int Fc2Weight = 384;
             public const int Fc2Input = 24;
-            public const int Fc1Weight = 256;
+            public const int Fc1Weight = 384;
             public const int Fc1Input = 96;
-            public const int ProjWeight = 256;
+            public const int ProjWeight = 384;
             public const int ProjInput = 24;
-            public const int QkvWeight = 256;
+            public const int QkvWeight = 384;
             public const int QkvInput = 72;
-            public const int PatchWeight = 256;
+            public const int PatchWeight = 384;
         }
 
         protected override string KernelDescription =>
@@ -348,8 +348,10 @@ namespace Demo.Models
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.QkvInput));
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradPatch>(BlockK.PatchWeight));
             long layerFloats = batch * SavedFloatsPerImage, wide = global::System.Math.Max(MlpWidth, 3 * Hidden);
+            // Room to pack a backward product's B once for all row blocks (the largest weight, as read by dX = dY · W).
+            long sharedFloats = global::System.Math.Max(global::System.Math.Max(Gemm.PackedSize<TGradD>(Hidden, 3 * Hidden), Gemm.PackedSize<TGradD>(Hidden, MlpWidth)), Gemm.PackedSize<TGradM>(MlpWidth, Hidden));
             float* patches = Workspace(batch * (PatchCount * PatchDim + PatchCount * Hidden) + Layers * layerFloats
-                + rows * (4L * Hidden + wide) + finalRows * (2L * Hidden + 2) + batch * (2L * Hidden + 2L * Classes) + threads * perWorker);
+                + rows * (4L * Hidden + wide) + finalRows * (2L * Hidden + 2) + batch * (2L * Hidden + 2L * Classes) + sharedFloats + threads * perWorker);
             float* embedded = patches + (long)batch * PatchCount * PatchDim;   // also d(embedded) in the backward pass
             float* layers = embedded + (long)batch * PatchCount * Hidden;
             float* final = layers + Layers * layerFloats;                     // (B·9, 24) x after the last block
@@ -365,7 +367,8 @@ namespace Demo.Models
             float* dpooled = pooled + (long)batch * Hidden;
             float* dlogits = dpooled + (long)batch * Hidden;                  // (B, 5)
             float* scores = dlogits + (long)batch * Classes;                  // (B, 5) logits when the caller wants none
-            float* scratch = scores + (long)batch * Classes;
+            float* shared = scores + (long)batch * Classes;
+            float* scratch = shared + sharedFloats;
             if (logits == null) logits = scores;
             global::ViTCompiler.Kernels.GemmProblem gemm;
 
@@ -450,13 +453,13 @@ namespace Demo.Models
             // ---- backward: every gradient is added into g ----
             // dWhead += dlogitsᵀ · pooled        (C, B) · (B, D) -> (C, D)
             gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Classes, Hidden, batch, BlockK.HeadWeight, dlogits, 1, g + Offsets.HeadWeight, Hidden);
-            gemm.AColStride = Classes; gemm.B = pooled; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+            gemm.AColStride = Classes; gemm.B = pooled; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
             global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + Offsets.HeadBias);
 
             // dpooled = dlogits · Whead           (B, C) · (C, D) -> (B, D)
             gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch, Hidden, Classes, BlockK.HeadInput, dlogits, Classes, dpooled, Hidden);
-            gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+            gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
             // pooled = mean(norm(final))   -> d norm = dpooled / N on every row
             global::ViTCompiler.Kernels.TokenOps.PoolBackward(dpooled, normOut, batch, Tokens, Hidden, classToken: false);
@@ -474,24 +477,24 @@ namespace Demo.Models
                     global::ViTCompiler.Kernels.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Kernels.Dropout.Sites.MlpPath(layer), path);
                 // dWfc2 += dbranchᵀ · gelu          (24, B·9) · (B·9, 96) -> (24, 96)
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Hidden, MlpWidth, rows, BlockK.Fc2Weight, branch, 1, grad + BlockOffsets.Fc2Weight, MlpWidth);
-                gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.Accumulate = true;
+                gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                 Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
                 global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.Fc2Bias);
                 // dgelu = dbranch · Wfc2               (B·9, 24) · (24, 96) -> (B·9, 96)
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc2Input, branch, Hidden, dwide, MlpWidth);
-                gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = MlpWidth; gemm.BColStride = 1;
+                gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                 Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
                 // gelu = dropout(GELU(fc1))          -> dfc1 = dgelu ⊙ mask · GELU′(fc1)
                 global::ViTCompiler.Kernels.Dropout.Apply(pool, threads, dwide, (long)rows * MlpWidth, seed, global::ViTCompiler.Kernels.Dropout.Sites.MlpHidden(layer), drop);
                 global::ViTCompiler.Kernels.Activations.GeluBackward(pool, threads, saved.Fc1, dwide, dwide, (long)rows * MlpWidth);
                 // dWfc1 += dfc1ᵀ · ln2               (96, B·9) · (B·9, 24) -> (96, 24)
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(MlpWidth, Hidden, rows, BlockK.Fc1Weight, dwide, 1, grad + BlockOffsets.Fc1Weight, Hidden);
-                gemm.AColStride = MlpWidth; gemm.B = saved.Ln2; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                gemm.AColStride = MlpWidth; gemm.B = saved.Ln2; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                 Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                 global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, dwide, rows, MlpWidth, grad + BlockOffsets.Fc1Bias);
                 // dln2 = dfc1 · Wfc1                   (B·9, 96) · (96, 24) -> (B·9, 24)
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc1Input, dwide, MlpWidth, da, Hidden);
-                gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                 Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                 // ln2 = LayerNorm(middle)            -> dx += LayerNorm′ · dln2
                 global::ViTCompiler.Kernels.LayerNorm.ParameterGradients(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, grad + BlockOffsets.Norm2Weight, grad + BlockOffsets.Norm2Bias, rows, Hidden);
@@ -502,12 +505,12 @@ namespace Demo.Models
                     global::ViTCompiler.Kernels.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Kernels.Dropout.Sites.AttentionPath(layer), path);
                 // dWproj += dbranchᵀ · attended      (24, B·9) · (B·9, 24) -> (24, 24)
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Hidden, Hidden, rows, BlockK.ProjWeight, branch, 1, grad + BlockOffsets.ProjWeight, Hidden);
-                gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                 Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                 global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.ProjBias);
                 // dattended = dbranch · Wproj          (B·9, 24) · (24, 24) -> (B·9, 24)
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, Hidden, BlockK.ProjInput, branch, Hidden, da, Hidden);
-                gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                 Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                 // attended = softmax(q · kᵀ / √hd) · v -> dqkv, per image and head
                 var attend = new global::ViTCompiler.Kernels.AttentionProblem
@@ -518,11 +521,11 @@ namespace Demo.Models
                 global::ViTCompiler.Kernels.Attention<TScores, TValues>.Backward(ref attend, dwide, pool, threads);
                 // dWqkv += dqkvᵀ · ln1               (72, B·9) · (B·9, 24) -> (72, 24)
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(3 * Hidden, Hidden, rows, BlockK.QkvWeight, dwide, 1, grad + BlockOffsets.QkvWeight, Hidden);
-                gemm.AColStride = 3 * Hidden; gemm.B = saved.Ln1; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.Accumulate = true;
+                gemm.AColStride = 3 * Hidden; gemm.B = saved.Ln1; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                 Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                 // dln1 = dqkv · Wqkv                   (B·9, 72) · (72, 24) -> (B·9, 24)
                 gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, 3 * Hidden, BlockK.QkvInput, dwide, 3 * Hidden, da, Hidden);
-                gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1;
+                gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                 Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
                 // ln1 = LayerNorm(x)                 -> dx += LayerNorm′ · dln1
                 global::ViTCompiler.Kernels.LayerNorm.ParameterGradients(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, grad + BlockOffsets.Norm1Weight, grad + BlockOffsets.Norm1Bias, rows, Hidden);
@@ -534,7 +537,7 @@ namespace Demo.Models
             global::ViTCompiler.Kernels.TokenOps.AssembleTokensBackward(dx, null, g + Offsets.PosEmbed, embedded, batch, Tokens, Hidden);
             // dWpatch += dembeddedᵀ · patches     (24, B·9) · (B·9, 48) -> (24, 48)
             gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Hidden, PatchDim, batch * PatchCount, BlockK.PatchWeight, embedded, 1, g + Offsets.PatchWeight, PatchDim);
-            gemm.AColStride = Hidden; gemm.B = patches; gemm.BRowStride = PatchDim; gemm.BColStride = 1; gemm.Accumulate = true;
+            gemm.AColStride = Hidden; gemm.B = patches; gemm.BRowStride = PatchDim; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
             Gemm.Run<TGradPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
             global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, embedded, batch * PatchCount, Hidden, g + Offsets.PatchBias);
             return loss;

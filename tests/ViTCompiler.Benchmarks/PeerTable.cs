@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using ViTCompiler.Reference;
+
+namespace ViTCompiler.Benchmarks;
+
+/// <summary>
+/// The side-by-side table of the performance issue: for each model and batch, the generated code (JIT, and the
+/// NativeAOT `vit` binary when published), ONNX Runtime on the same weights, PyTorch (Debian's, same architecture) and
+/// the reference engine, all in one run, with an FMA peak probe so the table also says how much of the machine each
+/// reaches. Medians of repeated runs after warm-up; ratios are to ONNX Runtime.
+/// Run: dotnet run -c Release --project tests/ViTCompiler.Benchmarks -- table [--runs N] [--threads T] [--out FILE]
+/// </summary>
+public static class PeerTable
+{
+    private sealed record Row(string Model, int Batch, string Engine, double MedianMs, double MinMs)
+    {
+        public double PerImageMs => MedianMs / Batch;
+    }
+
+    public static int Run(string[] args)
+    {
+        int runs = Option(args, "--runs", 10), threads = Option(args, "--threads", 2);
+        string models = OptionText(args, "--models", "ti16,s16,b16");
+        string batches = OptionText(args, "--batches", "1,8");
+        string? output = OptionTextOrNull(args, "--out");
+        string aot = OptionText(args, "--aot", "artifacts/vit/vit");
+
+        double peak = PeakProbe.Measure(threads);
+        var rows = new List<Row>();
+        foreach (string name in models.Split(','))
+            foreach (int batch in batches.Split(',').Select(int.Parse))
+            {
+                CompiledVit model = BenchmarkModels.Create(name);
+                model.Threads = threads;
+                float[] pixels = BenchmarkModels.Pixels(model.Config, batch);
+                float[] logits = new float[batch * model.Config.Classes];
+                rows.Add(Time(name, batch, "generated (JIT)", runs, () => model.Forward(pixels, batch, logits)));
+                if (File.Exists(aot)) rows.Add(AotBench(aot, name, batch, runs, threads));
+                using (var ort = new OrtPeer(model, threads))
+                {
+                    float[] ortLogits = new float[logits.Length];
+                    rows.Add(Time(name, batch, "ONNX Runtime 1.31.1", runs, () => ort.Run(pixels, batch, ortLogits)));
+                }
+                Row? torch = PyTorch(name, batch, runs, threads);
+                if (torch is not null) rows.Add(torch);
+                if (name == "ti16" && batch == 1)
+                {
+                    var reference = new ReferenceVitModel(model.Config, seed: 1);
+                    rows.Add(Time(name, batch, "reference engine (double)", 3, () => reference.Forward(pixels, batch, logits)));
+                }
+                Console.Error.WriteLine($"  measured {name} batch {batch}");
+            }
+
+        string table = Format(rows, peak, threads, runs);
+        Console.WriteLine(table);
+        if (output is not null) File.WriteAllText(output, table);
+        return 0;
+    }
+
+    private static Row Time(string model, int batch, string engine, int runs, Action run)
+    {
+        run(); run(); // warm-up: JIT, packing, ORT's first-run allocations
+        var times = new List<double>();
+        for (int i = 0; i < runs; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            run();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        times.Sort();
+        return new Row(model, batch, engine, times[times.Count / 2], times[0]);
+    }
+
+    private static readonly Dictionary<string, string> s_presets = new() { ["ti16"] = "vit-ti16", ["s16"] = "vit-s16", ["b16"] = "vit-b16" };
+
+    private static Row AotBench(string vit, string model, int batch, int runs, int threads)
+    {
+        string json = Capture(vit, $"bench --preset {s_presets[model]} --batch {batch} --runs {runs} --threads {threads} --json");
+        using JsonDocument doc = JsonDocument.Parse(json);
+        return new Row(model, batch, "generated (NativeAOT)", doc.RootElement.GetProperty("median_ms").GetDouble(), doc.RootElement.GetProperty("min_ms").GetDouble());
+    }
+
+    private static Row? PyTorch(string model, int batch, int runs, int threads)
+    {
+        string script = Path.Combine(RepoRoot(), "tests", "peers", "pytorch_vit.py");
+        try
+        {
+            string json = Capture("/usr/bin/python3", $"{script} forward --model {model} --batch {batch} --runs {runs} --threads {threads}");
+            using JsonDocument doc = JsonDocument.Parse(json);
+            return new Row(model, batch, doc.RootElement.GetProperty("peer").GetString() + " (Debian)",
+                doc.RootElement.GetProperty("median_ms").GetDouble(), doc.RootElement.GetProperty("min_ms").GetDouble());
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            Console.Error.WriteLine($"  PyTorch skipped ({e.Message.Split('\n')[0]}); apt-get install -y python3-torch libopenblas0-pthread");
+            return null;
+        }
+    }
+
+    private static string Capture(string program, string arguments)
+    {
+        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using Process process = Process.Start(start)!;
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        string text = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0) throw new InvalidOperationException($"{program} {arguments} exited {process.ExitCode}: {error.Result}");
+        return text.Trim().Split('\n').Last();
+    }
+
+    private static string RepoRoot()
+    {
+        for (string? dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
+            if (File.Exists(Path.Combine(dir, "ViTCompiler.sln"))) return dir;
+        return Directory.GetCurrentDirectory();
+    }
+
+    private static string Format(List<Row> rows, double peak, int threads, int runs)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"fp32 FMA peak measured in this run ({PeakProbe.Isa}, {threads} threads): {peak:F0} GFLOP/s. Medians of {runs} runs.");
+        text.AppendLine();
+        text.AppendLine("| model | batch | engine | median ms / batch | ms / image | min ms | GFLOP/s | % of peak | × ONNX Runtime |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        foreach (var group in rows.GroupBy(r => (r.Model, r.Batch)))
+        {
+            Row? ort = group.FirstOrDefault(r => r.Engine.StartsWith("ONNX", StringComparison.Ordinal));
+            double flops = 2.0 * BenchmarkModels.Create(group.Key.Model).Config.MacsPerImage * group.Key.Batch;
+            foreach (Row r in group)
+            {
+                double gflops = flops / (r.MedianMs / 1000) / 1e9;
+                string ratio = ort is null ? "—" : (r.MedianMs / ort.MedianMs).ToString("F2", CultureInfo.InvariantCulture);
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {r.Model} | {r.Batch} | {r.Engine} | {r.MedianMs:F1} | {r.PerImageMs:F1} | {r.MinMs:F1} | {gflops:F0} | {100 * gflops / peak:F0} % | {ratio} |");
+            }
+        }
+        return text.ToString();
+    }
+
+    private static int Option(string[] args, string name, int fallback) =>
+        int.TryParse(OptionTextOrNull(args, name), out int value) ? value : fallback;
+
+    private static string OptionText(string[] args, string name, string fallback) => OptionTextOrNull(args, name) ?? fallback;
+
+    private static string? OptionTextOrNull(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}

@@ -22,7 +22,8 @@ if (args.Length > 0 && args[0] == "quick")
     float[] logits = new float[batch * model.Config.Classes];
     int[] labels = Enumerable.Range(0, batch).Select(i => i % model.Config.Classes).ToArray();
     var times = new List<double>();
-    for (int i = 0; i < 12; i++)
+    int iterations = int.TryParse(Environment.GetEnvironmentVariable("VIT_QUICK_RUNS"), out int q) ? q : 12;
+    for (int i = 0; i < iterations; i++)
     {
         long start = Stopwatch.GetTimestamp();
         if (train)

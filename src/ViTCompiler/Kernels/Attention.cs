@@ -33,35 +33,56 @@ public static unsafe class Attention<TScores, TValues>
     public static long ScratchFloats(int tokens, int scoresBlockK, int valuesBlockK) =>
         2L * tokens * tokens + Math.Max(Gemm.ScratchFloats<TScores>(scoresBlockK), Gemm.ScratchFloats<TValues>(valuesBlockK));
 
+    private struct ForwardJob
+    {
+        public AttentionProblem* Problem;
+        public int QueryBlocks, QueryRows;
+    }
+
     public static void Forward(ref AttentionProblem problem, WorkerPool pool, int threads)
     {
-        fixed (AttentionProblem* p = &problem)
-            pool.Run(problem.Batch * problem.Heads, threads, &ForwardItem, p);
+        // One item per (image, head) when there are enough of them; otherwise (a single image on a few heads, as
+        // ViT-Ti's 3 heads at batch 1 on 2 threads) each head's queries are also split into row blocks, whose scores
+        // rows are independent, so no thread waits out the last head alone.
+        int pairs = problem.Batch * problem.Heads, blocks = 1;
+        if (threads > 1 && pairs < 4 * threads)
+            blocks = Math.Clamp((4 * threads + pairs - 1) / pairs, 1, Math.Max(1, problem.Tokens / 24));
+        int rows = (problem.Tokens + blocks - 1) / blocks;
+        var job = new ForwardJob
+        {
+            Problem = (AttentionProblem*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref problem),
+            QueryBlocks = (problem.Tokens + rows - 1) / rows,
+            QueryRows = rows,
+        };
+        pool.Run(pairs * job.QueryBlocks, threads, &ForwardItem, &job);
     }
 
     private static void ForwardItem(void* context, int item, int worker)
     {
-        AttentionProblem* a = (AttentionProblem*)context;
-        int n = a->Tokens, d = a->Hidden, hd = a->HeadDim, b = item / a->Heads, h = item % a->Heads;
+        ForwardJob* job = (ForwardJob*)context;
+        AttentionProblem* a = job->Problem;
+        int pair = item / job->QueryBlocks, i0 = item % job->QueryBlocks * job->QueryRows;
+        int n = a->Tokens, d = a->Hidden, hd = a->HeadDim, b = pair / a->Heads, h = pair % a->Heads;
+        int queries = Math.Min(job->QueryRows, n - i0);
         float* scratch = a->Scratch + worker * a->ScratchPerWorker;
         float* gemmScratch = scratch + 2L * n * n;
         float* rows = a->Qkv + (long)b * n * 3 * d;
-        float* q = rows + h * hd, k = rows + d + h * hd, v = rows + 2 * d + h * hd;
-        float* p = a->Probabilities != null ? a->Probabilities + (long)item * n * n : scratch;
+        float* q = rows + h * hd + (long)i0 * 3 * d, k = rows + d + h * hd, v = rows + 2 * d + h * hd;
+        float* p = (a->Probabilities != null ? a->Probabilities + (long)pair * n * n : scratch) + (long)i0 * n;
 
-        // (N, hd) · (hd, N) -> (N, N)   S = Q · Kᵀ   (Kᵀ packed from K's rows: B[e, j] = K[j, e])
-        GemmProblem scores = GemmProblem.Create(n, n, hd, a->ScoresBlockK, q, 3 * d, p, n);
+        // (Nq, hd) · (hd, N) -> (Nq, N)   S = Q · Kᵀ for this block's queries   (Kᵀ packed from K's rows: B[e, j] = K[j, e])
+        GemmProblem scores = GemmProblem.Create(queries, n, hd, a->ScoresBlockK, q, 3 * d, p, n);
         scores.B = k; scores.BRowStride = 1; scores.BColStride = 3 * d;
         Gemm.RunSerial<TScores>(ref scores, gemmScratch);
 
         // P = softmax(S / √hd), the scale folded into the softmax's exponent
         float scale = 1f / MathF.Sqrt(hd);
-        for (int i = 0; i < n; i++) Softmax.Row(p + (long)i * n, n, scale);
+        for (int i = 0; i < queries; i++) Softmax.Row(p + (long)i * n, n, scale);
         if (a->Capture != null)
-            new ReadOnlySpan<float>(p, n * n).CopyTo(new Span<float>(a->Capture + b * a->CaptureImageStride + (long)h * n * n, n * n));
+            new ReadOnlySpan<float>(p, queries * n).CopyTo(new Span<float>(a->Capture + b * a->CaptureImageStride + ((long)h * n + i0) * n, queries * n));
 
-        // (N, N) · (N, hd) -> (N, hd)   O[:, h] = P · V
-        GemmProblem values = GemmProblem.Create(n, hd, n, a->ValuesBlockK, p, n, a->Output + (long)b * n * d + h * hd, d);
+        // (Nq, N) · (N, hd) -> (Nq, hd)   O[:, h] = P · V
+        GemmProblem values = GemmProblem.Create(queries, hd, n, a->ValuesBlockK, p, n, a->Output + ((long)b * n + i0) * d + h * hd, d);
         values.B = v; values.BRowStride = 3 * d; values.BColStride = 1;
         Gemm.RunSerial<TValues>(ref values, gemmScratch);
     }

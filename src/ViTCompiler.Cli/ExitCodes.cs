@@ -18,6 +18,9 @@ public static class ExitCodes
     /// <summary><c>vit train</c> stopped because the loss, a gradient or a weight became NaN or infinite; the last checkpoint is kept.</summary>
     public const int TrainingDiverged = 4;
 
+    /// <summary><c>vit selftest</c> found a compiled model whose results differ from the reference engine.</summary>
+    public const int SelfTestFailed = 5;
+
     /// <summary><c>vit train</c> was stopped by Ctrl-C after saving its checkpoint (the shell's code for SIGINT).</summary>
     public const int Interrupted = 130;
 }

@@ -46,6 +46,7 @@ public static class VitCli
             TrainCommand.Create(context),
             EvalCommand.Create(context),
             ExportOnnxCommand.Create(context),
+            SelfTestCommand.Create(context),
         };
         return root;
     }

@@ -43,4 +43,34 @@ public static class ParameterInit
     {
         for (int i = 0; i < v.Length; i++) v[i] = (float)(std * rng.NextGaussian());
     }
+
+    /// <summary>
+    /// Fills every tensor with random values at the scale a trained model has (uniform weights of variance 1/fan_in,
+    /// LayerNorm scales near 1, non-zero biases, embeddings and head), deterministically from <paramref name="seed"/>.
+    /// Not a training initialisation: it is for numeric checks, where the paper's zero head would hide every error
+    /// upstream of it.
+    /// </summary>
+    public static void Randomize(VitConfig config, Span<float> parameters, ulong seed)
+    {
+        if (parameters.Length != config.ParameterCount)
+            throw new ArgumentException($"The parameter block holds {parameters.Length:N0} floats; {config} needs {config.ParameterCount:N0}.", nameof(parameters));
+        var rng = new VitRandom(seed);
+        foreach (ParameterTensor t in config.Layout)
+        {
+            Span<float> v = t.Of(parameters);
+            long fanIn = 1;
+            for (int d = 1; d < t.Shape.Count; d++) fanIn *= t.Shape[d];
+            for (int i = 0; i < v.Length; i++)
+            {
+                double u = rng.NextDouble() * 2 - 1;
+                v[i] = (float)(t.Kind switch
+                {
+                    ParameterKind.Matrix => u * Math.Sqrt(3.0 / fanIn),
+                    ParameterKind.Norm when t.Name.EndsWith(".weight", StringComparison.Ordinal) => 1 + 0.3 * u,
+                    ParameterKind.Embedding => 0.5 * u,
+                    _ => 0.2 * u,
+                });
+            }
+        }
+    }
 }

@@ -60,6 +60,37 @@ public static class PeerTable
         return 0;
     }
 
+    /// <summary>
+    /// Training throughput of the Fashion-MNIST model (forward + backward + clipping + AdamW at batch 128) against
+    /// PyTorch doing the same (forward, backward, AdamW), side by side, with the ratio.
+    /// Run: dotnet run -c Release --project tests/ViTCompiler.Benchmarks -- train-table [--runs N] [--threads T] [--batch B]
+    /// </summary>
+    public static int RunTraining(string[] args)
+    {
+        int runs = Option(args, "--runs", 10), threads = Option(args, "--threads", 2), batch = Option(args, "--batch", 128);
+        CompiledVit model = BenchmarkModels.Create("fashion");
+        model.Threads = threads;
+        var optimizer = new ViTCompiler.Training.AdamW(model.Config.Layout);
+        float[] pixels = BenchmarkModels.Pixels(model.Config, batch);
+        int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+        Row ours = Time("fashion", batch, "generated (JIT): TrainStep + clip + AdamW", runs, () =>
+        {
+            model.Gradients.Clear();
+            model.TrainStep(pixels, labels, batch, default, default);
+            ViTCompiler.Training.GradientClipping.ClipByGlobalNorm(model.Gradients, 1f);
+            optimizer.Step(model, 1e-3f);
+        });
+        string script = Path.Combine(RepoRoot(), "tests", "peers", "pytorch_vit.py");
+        string json = Capture("/usr/bin/python3", $"{script} train --model fashion --batch {batch} --runs {runs} --threads {threads}");
+        using JsonDocument doc = JsonDocument.Parse(json);
+        double torchMs = doc.RootElement.GetProperty("median_ms").GetDouble();
+        Console.WriteLine($"Fashion-MNIST ViT (6 × 64, patch 4), batch {batch}, {threads} threads, medians of {runs} steps:");
+        Console.WriteLine($"  {ours.Engine}: {ours.MedianMs:F1} ms/step = {batch * 1000 / ours.MedianMs:F0} images/s");
+        Console.WriteLine($"  {doc.RootElement.GetProperty("peer").GetString()} (Debian): {torchMs:F1} ms/step = {batch * 1000 / torchMs:F0} images/s");
+        Console.WriteLine($"  ratio: {torchMs / ours.MedianMs:F1}× PyTorch's throughput");
+        return 0;
+    }
+
     private static Row Time(string model, int batch, string engine, int runs, Action run)
     {
         run(); run(); // warm-up: JIT, packing, ORT's first-run allocations

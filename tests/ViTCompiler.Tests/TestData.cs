@@ -8,23 +8,7 @@ public static class TestData
     /// <summary>Fills every tensor with values of the scale training produces, so every path contributes to the logits.</summary>
     public static void Randomize(IVitModel model, ulong seed)
     {
-        var rng = new VitRandom(seed);
-        Span<float> p = model.Parameters;
-        foreach (ParameterTensor t in model.Config.Layout)
-        {
-            Span<float> v = t.Of(p);
-            for (int i = 0; i < v.Length; i++)
-            {
-                double u = rng.NextDouble() * 2 - 1;
-                v[i] = (float)(t.Kind switch
-                {
-                    ParameterKind.Matrix => u * Math.Sqrt(3.0 / t.Shape.Skip(1).Aggregate(1, (a, b) => a * b)),
-                    ParameterKind.Norm when t.Name.EndsWith(".weight") => 1 + 0.3 * u,
-                    ParameterKind.Embedding => 0.5 * u,
-                    _ => 0.2 * u,
-                });
-            }
-        }
+        ParameterInit.Randomize(model.Config, model.Parameters, seed);
         model.ParametersChanged();
     }
 

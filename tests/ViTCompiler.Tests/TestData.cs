@@ -28,17 +28,8 @@ public static class TestData
     }
 
     /// <summary>Largest |a − b| divided by the largest |b| (error relative to the output's scale).</summary>
-    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected)
-    {
-        double maxDiff = 0, scale = 1e-30;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            if (!double.IsFinite(actual[i])) return double.PositiveInfinity;
-            maxDiff = Math.Max(maxDiff, Math.Abs(actual[i] - expected[i]));
-            scale = Math.Max(scale, Math.Abs(expected[i]));
-        }
-        return maxDiff / scale;
-    }
+    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected) =>
+        ReferenceVit.RelativeError(actual, expected);
 
     public static double[] ReferenceLogits(IVitModel model, float[] pixels, int batch, double[]? attention = null)
     {

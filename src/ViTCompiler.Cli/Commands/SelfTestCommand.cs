@@ -62,7 +62,7 @@ internal static class SelfTestCommand
             model.Forward(pixels, batch, logits);
             double[] expected = new double[logits.Length];
             ReferenceVit.Forward(c, weights, pixels, batch, expected);
-            double forwardError = RelativeError(logits, expected);
+            double forwardError = ReferenceVit.RelativeError(logits, expected);
 
             double gradientError = double.NaN;
             string worstTensor = "";
@@ -77,7 +77,7 @@ internal static class SelfTestCommand
                 gradientError = 0;
                 foreach (ParameterTensor t in c.Layout)
                 {
-                    double e = RelativeError(t.Of((ReadOnlySpan<float>)model.Gradients), reference.AsSpan(t.Offset, t.Count));
+                    double e = ReferenceVit.RelativeError(t.Of((ReadOnlySpan<float>)model.Gradients), reference.AsSpan(t.Offset, t.Count));
                     if (!(e <= gradientError)) { gradientError = e; worstTensor = t.Name; }
                 }
             }
@@ -104,18 +104,5 @@ internal static class SelfTestCommand
             }
         }
         return allPassed ? ExitCodes.Ok : ExitCodes.SelfTestFailed;
-    }
-
-    // Largest |a − b| over the largest |b|: the error relative to the output's scale.
-    private static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected)
-    {
-        double difference = 0, scale = 1e-30;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            if (!double.IsFinite(actual[i])) return double.PositiveInfinity;
-            difference = Math.Max(difference, Math.Abs(actual[i] - expected[i]));
-            scale = Math.Max(scale, Math.Abs(expected[i]));
-        }
-        return difference / scale;
     }
 }

@@ -87,6 +87,24 @@ public static class ReferenceVit
         ReadOnlySpan<int> labels, int batch, double labelSmoothing) =>
         Loss(config, parameters, pixels, labels, batch, new TrainingOptions((float)labelSmoothing));
 
+    /// <summary>
+    /// How far a float result is from the reference's: the largest |actual − expected| divided by the largest
+    /// |expected| (an error relative to the output's scale, so near-zero entries do not dominate); infinity if any
+    /// actual value is not finite.
+    /// </summary>
+    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected)
+    {
+        if (actual.Length != expected.Length) throw new ArgumentException($"Comparing {actual.Length} values with {expected.Length}.");
+        double difference = 0, scale = 1e-30;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (!double.IsFinite(actual[i])) return double.PositiveInfinity;
+            difference = Math.Max(difference, Math.Abs(actual[i] - expected[i]));
+            scale = Math.Max(scale, Math.Abs(expected[i]));
+        }
+        return difference / scale;
+    }
+
     /// <summary>−Σ q log softmax(z) with q the smoothed target; writes d loss / d z into <paramref name="dlogits"/>.</summary>
     public static double CrossEntropy(ReadOnlySpan<double> z, int label, double smoothing, Span<double> dlogits)
     {

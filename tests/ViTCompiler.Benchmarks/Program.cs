@@ -7,6 +7,23 @@ using ViTCompiler.Benchmarks;
 // BenchmarkDotNet (seconds instead of minutes); anything else goes to BenchmarkDotNet's switcher.
 if (args.Length > 0 && args[0] == "table") return PeerTable.Run(args);
 if (args.Length > 0 && args[0] == "train-table") return PeerTable.RunTraining(args);
+if (args.Length > 0 && args[0] == "reference")
+{
+    // `reference MODEL [runs]`: the double-precision reference engine's forward time at batch 1.
+    var reference = new ViTCompiler.Reference.ReferenceVitModel(BenchmarkModels.Create(args.Length > 1 ? args[1] : "ti16").Config, seed: 1);
+    float[] image = BenchmarkModels.Pixels(reference.Config, 1);
+    float[] scores = new float[reference.Config.Classes];
+    var runs = new List<double>();
+    for (int i = 0; i < (args.Length > 2 ? int.Parse(args[2]) : 3); i++)
+    {
+        long start = Stopwatch.GetTimestamp();
+        reference.Forward(image, 1, scores);
+        runs.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+    }
+    runs.Sort();
+    Console.WriteLine($"reference {args[1]} batch 1: median {runs[runs.Count / 2]:F0} ms, min {runs[0]:F0} ms over {runs.Count} runs [{reference.Engine}]");
+    return 0;
+}
 if (args.Length > 0 && args[0] == "peak")
 {
     foreach (int threads in new[] { 1, Environment.ProcessorCount })

@@ -40,22 +40,24 @@ namespace ViTCompiler.Generators
             return new Closer(this, closing);
         }
 
-        /// <summary>Indents without a brace (for bodies whose braces are written by hand).</summary>
-        public void Push() => _indent++;
-
-        public void Pop() => _indent--;
+        /// <summary>Indents the lines written until disposed, without braces (for bodies whose braces are written by hand).</summary>
+        public IDisposable Indented()
+        {
+            _indent++;
+            return new Closer(this, null);
+        }
 
         public override string ToString() => _text.ToString();
 
         private sealed class Closer : IDisposable
         {
             private readonly SourceWriter _writer;
-            private readonly string _closing;
-            public Closer(SourceWriter writer, string closing) { _writer = writer; _closing = closing; }
+            private readonly string? _closing;
+            public Closer(SourceWriter writer, string? closing) { _writer = writer; _closing = closing; }
             public void Dispose()
             {
                 _writer._indent--;
-                _writer.Line(_closing);
+                if (_closing is not null) _writer.Line(_closing);
             }
         }
     }

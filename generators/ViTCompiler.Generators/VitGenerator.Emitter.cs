@@ -252,13 +252,14 @@ namespace ViTCompiler.Generators
                 VitPlan p = spec.Plan;
                 int d = s.Hidden, n = p.Tokens;
                 string rows = $"(B·{n}, {d})";
-                w.Line("// Inference: one residual stream x; ln outputs and attention heads share a; qkv and MLP hidden have their own.");
-                w.Line($"private const long InferenceFloatsPerImage = PatchCount * PatchDim + PatchCount * Hidden + 2 * Tokens * Hidden + Tokens * 3 * Hidden + Tokens * MlpWidth + Hidden;");
+                w.Line("// Inference workspace per image (VitGeometry.InferenceFloatsPerImage): patches, embedded, x, a (ln outputs and");
+                w.Line("// attention heads share it), qkv, MLP hidden, pooled.");
+                w.Line($"private const long InferenceFloatsPerImage = {I(p.InferenceFloatsPerImage)};");
                 w.Line();
                 w.Line($"private unsafe void Forward<{TypeParameters(spec, false)}>(float* pixels, int batch, float* logits, float* attention)");
                 WriteConstraints(w, spec, false);
                 w.Line("{");
-                using (new Indent(w))
+                using (w.Indented())
                 {
                     w.Line("global::ViTCompiler.Threading.WorkerPool pool = Pool;");
                     w.Line("int threads = Threads, rows = batch * Tokens;");
@@ -288,7 +289,7 @@ namespace ViTCompiler.Generators
                     w.Line();
                     w.Line("for (int layer = 0; layer < Layers; layer++)");
                     w.Line("{");
-                    using (new Indent(w))
+                    using (w.Indented())
                     {
                         w.Line("float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;");
                         w.Line("float* panels = packed + _packedBlocks + layer * _packedBlockStride;");
@@ -373,9 +374,9 @@ namespace ViTCompiler.Generators
                 w.Lines($$"""
                     // ---- Training ----
                     // The backward pass reads, per layer and for all B·{{n}} rows, what Saved lists; nothing is recomputed.
-                    // Per image: Input, Ln1, Attended, Middle, Ln2 (N × D each), Qkv (N × 3D), Fc1 and Gelu (N × M each),
-                    // Probabilities (H × N × N) and four LayerNorm statistics (N each).
-                    private const long SavedFloatsPerImage = 8L * Tokens * Hidden + 2L * Tokens * MlpWidth + (long)Heads * Tokens * Tokens + 4L * Tokens;
+                    // Per image (VitGeometry.SavedFloatsPerImage): Input, Ln1, Attended, Middle, Ln2 (N × D each), Qkv (N × 3D),
+                    // Fc1 and Gelu (N × M each), Probabilities (H × N × N) and four LayerNorm statistics (N each).
+                    private const long SavedFloatsPerImage = {{I(p.SavedFloatsPerImage)}};
 
                     /// <summary>One layer's saved activations, carved out of the training workspace.</summary>
                     private readonly unsafe struct Saved
@@ -405,7 +406,7 @@ namespace ViTCompiler.Generators
                 w.Line($"private unsafe float TrainStep<{TypeParameters(spec, true)}>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits)");
                 WriteConstraints(w, spec, true);
                 w.Line("{");
-                w.Push();
+                System.IDisposable body = w.Indented();
                 w.Line("global::ViTCompiler.Threading.WorkerPool pool = Pool;");
                 w.Line("int threads = Threads, rows = batch * Tokens, finalRows = " + (cls ? "batch" : "rows") + ";");
                 w.Line("float* w = ParameterPointer, g = GradientPointer, packed = PackedPointer; // weights packed by TrainStep just before");
@@ -640,7 +641,7 @@ namespace ViTCompiler.Generators
                     {{K}}.TokenOps.ColumnSums(pool, threads, embedded, batch * PatchCount, Hidden, g + Offsets.PatchBias);
                     return loss;
                     """);
-                w.Pop();
+                body.Dispose();
                 w.Line("}");
             }
 
@@ -764,14 +765,6 @@ namespace ViTCompiler.Generators
             {
                 string rowPart = row == 0 ? "c" : row == 1 ? "c + ldc" : $"c + {row} * ldc";
                 return column == 0 ? rowPart : $"{rowPart} + {column}";
-            }
-
-            /// <summary>Indents the lines written while it is alive, without braces.</summary>
-            private readonly struct Indent : System.IDisposable
-            {
-                private readonly SourceWriter _writer;
-                public Indent(SourceWriter writer) { _writer = writer; writer.Push(); }
-                public void Dispose() => _writer.Pop();
             }
         }
     }

@@ -72,6 +72,8 @@ namespace ViTCompiler.Generators
 
                 return new VitPlan(grid, patchCount, tokens, headDim, mlp, patchDim, parameterCount,
                     VitGeometry.MacsPerImage(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.MlpDim, s.Classes, classToken),
+                    VitGeometry.InferenceFloatsPerImage(s.ImageSize, s.Channels, s.Patch, s.Hidden, s.MlpDim, classToken),
+                    VitGeometry.SavedFloatsPerImage(s.ImageSize, s.Patch, s.Hidden, s.Heads, s.MlpDim, classToken),
                     globals.ToEquatable(), firstBlock, blockStride, blockTensors.ToEquatable(), products.ToEquatable(), tiles.ToEquatable());
             }
 

@@ -41,6 +41,8 @@ public sealed record VitConfig
     public long ParameterCount => VitGeometry.ParameterCount(ImageSize, Channels, Patch, Layers, Hidden, MlpDim, Classes, HasClassToken, QkvBias);
     /// <summary>Multiply-accumulates of one image's forward pass.</summary>
     public long MacsPerImage => VitGeometry.MacsPerImage(ImageSize, Channels, Patch, Layers, Hidden, MlpDim, Classes, HasClassToken);
+    /// <summary>Floats of one image's activations in a compiled model's inference workspace (per-thread scratch and packed weights come on top).</summary>
+    public long InferenceFloatsPerImage => VitGeometry.InferenceFloatsPerImage(ImageSize, Channels, Patch, Hidden, MlpDim, HasClassToken);
     /// <summary>Floating-point operations (2 per multiply-accumulate) of one image's forward pass.</summary>
     public long FlopsPerImage => 2 * MacsPerImage;
 

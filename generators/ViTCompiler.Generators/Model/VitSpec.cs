@@ -21,7 +21,7 @@ namespace ViTCompiler.Generators.Model
     /// <summary>The numbers derived from the shape, computed once by the planner.</summary>
     internal sealed record VitPlan(
         int Grid, int PatchCount, int Tokens, int HeadDim, int MlpWidth, int PatchDim,
-        long ParameterCount, long MacsPerImage,
+        long ParameterCount, long MacsPerImage, long InferenceFloatsPerImage, long SavedFloatsPerImage,
         ImmutableEquatableArray<ParameterOffset> Globals,
         long FirstBlock, long BlockStride,
         ImmutableEquatableArray<ParameterOffset> BlockTensors,

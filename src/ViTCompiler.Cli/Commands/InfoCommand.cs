@@ -55,20 +55,11 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
     public long ParameterBytes => Config.ParameterCount * sizeof(float);
 
     /// <summary>
-    /// The generated engine's inference workspace for one image, in bytes: the patches, their embeddings, the residual
-    /// stream, the LayerNorm/attention output, q·k·v and the MLP hidden layer, which the forward pass keeps at once
-    /// (the same sum as the generated <c>InferenceFloatsPerImage</c>). Per-thread scratch and the packed copy of the
-    /// weight matrices come on top, once per model.
+    /// The generated engine's inference workspace for one image, in bytes (<see cref="VitConfig.InferenceFloatsPerImage"/>,
+    /// the figure the generated code sizes its workspace with). Per-thread scratch and the packed copy of the weight
+    /// matrices come on top, once per model.
     /// </summary>
-    public long ActivationBytesPerImage
-    {
-        get
-        {
-            long patches = Config.PatchCount, tokens = Config.Tokens, d = Config.Hidden;
-            long floats = patches * Config.PatchDim + patches * d + 2 * tokens * d + tokens * 3 * d + tokens * Config.MlpWidth + d;
-            return floats * sizeof(float);
-        }
-    }
+    public long ActivationBytesPerImage => Config.InferenceFloatsPerImage * sizeof(float);
 
     public void WriteText(TextWriter o)
     {

@@ -29,9 +29,12 @@ public unsafe struct AttentionProblem
 public static unsafe class Attention<TScores, TValues>
     where TScores : IGemmKernel where TValues : IGemmKernel
 {
-    /// <summary>Per-thread scratch, in floats, that <see cref="Forward"/> and <see cref="Backward"/> need.</summary>
+    /// <summary>
+    /// Per-thread scratch, in floats, that <see cref="Forward"/> and <see cref="Backward"/> need: one N × N square (the
+    /// probabilities when they are not kept, or dS in the backward pass) and the products' own scratch after it.
+    /// </summary>
     public static long ScratchFloats(int tokens, int scoresBlockK, int valuesBlockK) =>
-        2L * tokens * tokens + Math.Max(Gemm.ScratchFloats<TScores>(scoresBlockK), Gemm.ScratchFloats<TValues>(valuesBlockK));
+        (long)tokens * tokens + Math.Max(Gemm.ScratchFloats<TScores>(scoresBlockK), Gemm.ScratchFloats<TValues>(valuesBlockK));
 
     private struct ForwardJob
     {
@@ -65,7 +68,7 @@ public static unsafe class Attention<TScores, TValues>
         int n = a->Tokens, d = a->Hidden, hd = a->HeadDim, b = pair / a->Heads, h = pair % a->Heads;
         int queries = Math.Min(job->QueryRows, n - i0);
         float* scratch = a->Scratch + worker * a->ScratchPerWorker;
-        float* gemmScratch = scratch + 2L * n * n;
+        float* gemmScratch = scratch + (long)n * n;
         float* rows = a->Qkv + (long)b * n * 3 * d;
         float* q = rows + h * hd + (long)i0 * 3 * d, k = rows + d + h * hd, v = rows + 2 * d + h * hd;
         float* p = (a->Probabilities != null ? a->Probabilities + (long)pair * n * n : scratch) + (long)i0 * n;
@@ -109,7 +112,7 @@ public static unsafe class Attention<TScores, TValues>
         AttentionProblem* a = job->Problem;
         int n = a->Tokens, d = a->Hidden, hd = a->HeadDim, b = item / a->Heads, h = item % a->Heads;
         float* scratch = a->Scratch + worker * a->ScratchPerWorker;
-        float* ds = scratch, gemmScratch = scratch + 2L * n * n;
+        float* ds = scratch, gemmScratch = scratch + (long)n * n;
         float* rows = a->Qkv + (long)b * n * 3 * d;
         float* q = rows + h * hd, k = rows + d + h * hd, v = rows + 2 * d + h * hd;
         float* grads = job->Dqkv + (long)b * n * 3 * d;

@@ -44,8 +44,6 @@ namespace ViTCompiler
     /// </summary>
     internal static class VitGeometry
     {
-        public static int GridSize(int imageSize, int patch) => imageSize / patch;
-
         public static int Tokens(int imageSize, int patch, bool classToken)
         {
             int grid = imageSize / patch;
@@ -148,6 +146,28 @@ namespace ViTCompiler
             if (parameters > int.MaxValue)
                 return "the model has " + parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " parameters, more than one float array can hold (2,147,483,647)";
             return null;
+        }
+
+        /// <summary>
+        /// Floats of one image in the inference workspace: patches (P × K), their embeddings (P × D), the residual
+        /// stream and the LayerNorm/attention output (2 × N × D), qkv (N × 3D), the MLP hidden layer (N × M) and the
+        /// pooled vector (D). The generated forward pass carves its workspace in this order.
+        /// </summary>
+        public static long InferenceFloatsPerImage(int imageSize, int channels, int patch, int hidden, int mlpDim, bool classToken)
+        {
+            long grid = imageSize / patch, patches = grid * grid, n = Tokens(imageSize, patch, classToken), d = hidden;
+            return patches * channels * patch * patch + patches * d + 2 * n * d + n * 3 * d + n * MlpWidth(hidden, mlpDim) + d;
+        }
+
+        /// <summary>
+        /// Floats one image keeps per encoder block for the backward pass: the block input, ln1, the attention output
+        /// before its projection, the stream after the attention branch and ln2 (N × D each), qkv (N × 3D), fc1 before
+        /// and after GELU (N × M each), the attention probabilities (H × N × N) and four LayerNorm statistics (N each).
+        /// </summary>
+        public static long SavedFloatsPerImage(int imageSize, int patch, int hidden, int heads, int mlpDim, bool classToken)
+        {
+            long n = Tokens(imageSize, patch, classToken), d = hidden;
+            return 8 * n * d + 2 * n * MlpWidth(hidden, mlpDim) + (long)heads * n * n + 4 * n;
         }
 
         /// <summary>Multiply-accumulates of one image's forward pass (the paper's "GFLOPs" tables count these).</summary>

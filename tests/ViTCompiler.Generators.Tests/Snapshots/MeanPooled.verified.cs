@@ -177,8 +177,9 @@ namespace Demo.Models
             Gemm.PackB<THead>(packed + _packedHead, w + Offsets.HeadWeight, 1, Hidden, Classes, Hidden, BlockK.Head);
         }
 
-        // Inference: one residual stream x; ln outputs and attention heads share a; qkv and MLP hidden have their own.
-        private const long InferenceFloatsPerImage = PatchCount * PatchDim + PatchCount * Hidden + 2 * Tokens * Hidden + Tokens * 3 * Hidden + Tokens * MlpWidth + Hidden;
+        // Inference workspace per image (VitGeometry.InferenceFloatsPerImage): patches, embedded, x, a (ln outputs and
+        // attention heads share it), qkv, MLP hidden, pooled.
+        private const long InferenceFloatsPerImage = 2616;
 
         private unsafe void Forward<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead>(float* pixels, int batch, float* logits, float* attention)
             where TPatch : global::ViTCompiler.Kernels.IGemmKernel
@@ -284,9 +285,9 @@ namespace Demo.Models
 
         // ---- Training ----
         // The backward pass reads, per layer and for all B·9 rows, what Saved lists; nothing is recomputed.
-        // Per image: Input, Ln1, Attended, Middle, Ln2 (N × D each), Qkv (N × 3D), Fc1 and Gelu (N × M each),
-        // Probabilities (H × N × N) and four LayerNorm statistics (N each).
-        private const long SavedFloatsPerImage = 8L * Tokens * Hidden + 2L * Tokens * MlpWidth + (long)Heads * Tokens * Tokens + 4L * Tokens;
+        // Per image (VitGeometry.SavedFloatsPerImage): Input, Ln1, Attended, Middle, Ln2 (N × D each), Qkv (N × 3D),
+        // Fc1 and Gelu (N × M each), Probabilities (H × N × N) and four LayerNorm statistics (N each).
+        private const long SavedFloatsPerImage = 3735;
 
         /// <summary>One layer's saved activations, carved out of the training workspace.</summary>
         private readonly unsafe struct Saved

@@ -11,7 +11,7 @@ namespace ViTCompiler.Generators
         internal static class Emitter
         {
             private const string GeneratedCode = "[global::System.CodeDom.Compiler.GeneratedCode(\"ViTCompiler.Generators\", \"0.1.0\")]";
-            private const string Kernels = "global::ViTCompiler.Kernels";
+            private const string Kernels = "global::ViTCompiler.Infrastructure";
 
             private static readonly (string Isa, string Guard, string Title)[] s_paths =
             {
@@ -80,7 +80,7 @@ namespace ViTCompiler.Generators
                 w.Line("using Vec512 = global::System.Runtime.Intrinsics.Vector512;");
                 w.Line("using Vec256 = global::System.Runtime.Intrinsics.Vector256;");
                 w.Line("using Vec128 = global::System.Runtime.Intrinsics.Vector128;");
-                w.Line("using Gemm = global::ViTCompiler.Kernels.Gemm;");
+                w.Line("using Gemm = global::ViTCompiler.Infrastructure.Gemm;");
                 w.Line();
             }
 
@@ -194,7 +194,7 @@ namespace ViTCompiler.Generators
                 w.Line();
                 WriteDispatchMethod(w, spec, "protected override unsafe void ForwardCore(float* pixels, int batch, float* logits, float* attention)", "Forward", "pixels, batch, logits, attention", training: false);
                 w.Line();
-                WriteDispatchMethod(w, spec, "protected override unsafe float TrainStepCore(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits)",
+                WriteDispatchMethod(w, spec, "protected override unsafe float TrainStepCore(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainStepOptions options, float* logits)",
                     "return TrainStep", "pixels, labels, batch, options, logits", training: true);
             }
 
@@ -261,7 +261,7 @@ namespace ViTCompiler.Generators
                 w.Line("{");
                 using (w.Indented())
                 {
-                    w.Line("global::ViTCompiler.Threading.WorkerPool pool = Pool;");
+                    w.Line("global::ViTCompiler.Infrastructure.WorkerPool pool = Pool;");
                     w.Line("int threads = Threads, rows = batch * Tokens;");
                     w.Line("float* w = ParameterPointer, packed = PackedPointer;");
                     WriteScratch(w, spec, training: false);
@@ -403,11 +403,11 @@ namespace ViTCompiler.Generators
                     }
 
                     """);
-                w.Line($"private unsafe float TrainStep<{TypeParameters(spec, true)}>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits)");
+                w.Line($"private unsafe float TrainStep<{TypeParameters(spec, true)}>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainStepOptions options, float* logits)");
                 WriteConstraints(w, spec, true);
                 w.Line("{");
                 System.IDisposable body = w.Indented();
-                w.Line("global::ViTCompiler.Threading.WorkerPool pool = Pool;");
+                w.Line("global::ViTCompiler.Infrastructure.WorkerPool pool = Pool;");
                 w.Line("int threads = Threads, rows = batch * Tokens, finalRows = " + (cls ? "batch" : "rows") + ";");
                 w.Line("float* w = ParameterPointer, g = GradientPointer, packed = PackedPointer; // weights packed by TrainStep just before");
                 w.Line("ulong seed = options.Seed;");

@@ -44,6 +44,6 @@ internal sealed class WeightsOnlyModel(VitConfig config) : IVitModel
     public void Forward(ReadOnlySpan<float> pixels, int batch, Span<float> logits, Span<float> attention) =>
         throw new NotSupportedException("A weights-only model cannot run.");
 
-    public float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainingOptions options, Span<float> logits) =>
+    public float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainStepOptions options, Span<float> logits) =>
         throw new NotSupportedException("A weights-only model cannot train.");
 }

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using ViTCompiler.Threading;
+using ViTCompiler.Infrastructure;
 
 namespace ViTCompiler;
 
@@ -50,7 +50,7 @@ public abstract unsafe class CompiledVit : IVitModel
         }
     }
 
-    public float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainingOptions options, Span<float> logits)
+    public float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainStepOptions options, Span<float> logits)
     {
         CheckBatch(pixels.Length, batch, logits.IsEmpty ? batch * Config.Classes : logits.Length);
         options.Validate();
@@ -69,7 +69,7 @@ public abstract unsafe class CompiledVit : IVitModel
     }
 
     /// <summary>Training forward + backward with checked arguments; adds gradients, returns the mean loss.</summary>
-    protected abstract float TrainStepCore(float* pixels, int* labels, int batch, in TrainingOptions options, float* logits);
+    protected abstract float TrainStepCore(float* pixels, int* labels, int batch, in TrainStepOptions options, float* logits);
 
     public int Threads
     {
@@ -77,6 +77,9 @@ public abstract unsafe class CompiledVit : IVitModel
         set => _threads = value >= 1 ? Math.Min(value, WorkerPool.Shared.MaxThreads)
             : throw new ArgumentOutOfRangeException(nameof(Threads), value, "At least one thread is needed.");
     }
+
+    /// <summary>The most threads any model in this process can use: the worker pool's size (cores, or <c>VIT_THREADS</c>).</summary>
+    public static int MaxThreads => WorkerPool.Shared.MaxThreads;
 
     /// <summary>The pool kernels run on.</summary>
     protected static WorkerPool Pool => WorkerPool.Shared;

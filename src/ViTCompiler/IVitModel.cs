@@ -45,7 +45,7 @@ public interface IVitModel
     /// <b>Adds</b> the gradient of the batch's mean loss into <see cref="Gradients"/> (clear it first, or accumulate
     /// over micro-batches) and returns that mean loss. Writes the logits when <paramref name="logits"/> is not empty.
     /// </summary>
-    float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainingOptions options, Span<float> logits);
+    float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainStepOptions options, Span<float> logits);
 }
 
 /// <summary>What varies between training steps of <see cref="IVitModel.TrainStep"/>.</summary>
@@ -53,7 +53,7 @@ public interface IVitModel
 /// <param name="Dropout">Drop probability after every dense layer except qkv, and after adding the position embeddings.</param>
 /// <param name="DropPath">Stochastic depth: probability that a residual branch is skipped for an image.</param>
 /// <param name="Seed">Seeds the dropout masks of this step; a trainer derives it from its own generator so runs replay exactly.</param>
-public readonly record struct TrainingOptions(float LabelSmoothing = 0f, float Dropout = 0f, float DropPath = 0f, ulong Seed = 0)
+public readonly record struct TrainStepOptions(float LabelSmoothing = 0f, float Dropout = 0f, float DropPath = 0f, ulong Seed = 0)
 {
     /// <summary>Throws when a probability is outside [0, 1).</summary>
     public void Validate()

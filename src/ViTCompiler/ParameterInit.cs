@@ -11,8 +11,8 @@ public static class ParameterInit
     public static void Initialize(VitConfig config, Span<float> parameters, ulong seed)
     {
         ParameterLayout layout = config.Layout;
-        if (parameters.Length != layout.Count)
-            throw new ArgumentException($"The parameter block holds {parameters.Length:N0} floats; {config} needs {layout.Count:N0}.", nameof(parameters));
+        if (parameters.Length != layout.ParameterCount)
+            throw new ArgumentException($"The parameter block holds {parameters.Length:N0} floats; {config} needs {layout.ParameterCount:N0}.", nameof(parameters));
         var rng = new VitRandom(seed);
         foreach (ParameterTensor t in layout)
         {

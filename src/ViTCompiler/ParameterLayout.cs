@@ -45,16 +45,14 @@ public sealed class ParameterLayout : IReadOnlyList<ParameterTensor>
             _byName[s.Name] = i;
             total = s.Offset + s.Count;
         }
-        Count = total;
+        ParameterCount = total;
     }
 
-    /// <summary>Total number of parameters.</summary>
-    public long Count { get; }
-
-    int IReadOnlyCollection<ParameterTensor>.Count => _tensors.Length;
+    /// <summary>Total number of parameters (floats in the block), the sum of every tensor's element count.</summary>
+    public long ParameterCount { get; }
 
     /// <summary>Number of tensors.</summary>
-    public int TensorCount => _tensors.Length;
+    public int Count => _tensors.Length;
 
     public ParameterTensor this[int index] => _tensors[index];
 

@@ -103,7 +103,7 @@ public sealed class PlannerTests
         VitPlan plan = Planner.Plan(ShapeOf(config));
         ParameterLayout layout = config.Layout;
 
-        Assert.Equal(layout.Count, plan.ParameterCount);
+        Assert.Equal(layout.ParameterCount, plan.ParameterCount);
         Assert.Equal(config.ParameterCount, plan.ParameterCount);
 
         var covered = new HashSet<string>();

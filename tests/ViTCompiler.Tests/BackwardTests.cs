@@ -13,7 +13,7 @@ public class BackwardTests(ITestOutputHelper output)
     [MemberData(nameof(Cases))]
     public void Generated_gradients_match_the_reference_backward(string model, int batch, bool regularised)
     {
-        GradientCheck.Result result = GradientCheck.Run(model, batch, regularised ? GradientCheck.Regularised : new TrainingOptions());
+        GradientCheck.Result result = GradientCheck.Run(model, batch, regularised ? GradientCheck.Regularised : new TrainStepOptions());
         output.WriteLine(result.ToString());
         Assert.True(result.LossError < 1e-5, result.ToString());
         Assert.True(result.WorstTensorError < GradientCheck.Tolerance, result.ToString());
@@ -41,7 +41,7 @@ public class BackwardTests(ITestOutputHelper output)
         const int batch = 2;
         float[] pixels = TestData.Pixels(c, batch, 32);
         int[] labels = [1 % c.Classes, 2 % c.Classes];
-        TrainingOptions options = regularised ? GradientCheck.Regularised : new TrainingOptions(LabelSmoothing: 0.05f);
+        TrainStepOptions options = regularised ? GradientCheck.Regularised : new TrainStepOptions(LabelSmoothing: 0.05f);
         double[] p = TestData.ToDouble(model.Parameters);
         double[] analytic = new double[p.Length];
         ReferenceVit.ForwardBackward(c, p, pixels, labels, batch, options, analytic);

@@ -21,9 +21,9 @@ public static class GradientCheck
             $"{Model} batch {Batch} [{Engine}]: loss {LossError:E2}, worst gradient {WorstTensorError:E2} ({WorstTensor})";
     }
 
-    public static readonly TrainingOptions Regularised = new(LabelSmoothing: 0.1f, Dropout: 0.15f, DropPath: 0.2f, Seed: 1234);
+    public static readonly TrainStepOptions Regularised = new(LabelSmoothing: 0.1f, Dropout: 0.15f, DropPath: 0.2f, Seed: 1234);
 
-    public static Result Run(string name, int batch, TrainingOptions options)
+    public static Result Run(string name, int batch, TrainStepOptions options)
     {
         CompiledVit model = TestModels.All[name]();
         VitConfig c = model.Config;

@@ -27,7 +27,7 @@ public class ParameterCountTests
     public void The_paper_models_have_their_published_parameter_counts(VitConfig config, long published, long generated)
     {
         Assert.Equal(published, config.ParameterCount);          // closed form (VitGeometry.ParameterCount)
-        Assert.Equal(published, config.Layout.Count);            // sum over the named tensors
+        Assert.Equal(published, config.Layout.ParameterCount);            // sum over the named tensors
         Assert.Equal(published, generated);                      // the generator's constant
     }
 

@@ -72,7 +72,7 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
         o.WriteLine(string.Format(Invariant, "  FLOPs / image  {0:N0} ({1:0.00} GFLOP; 2 per multiply-add)", c.FlopsPerImage, c.FlopsPerImage / 1e9));
         o.WriteLine($"  activations    {Bytes(ActivationBytesPerImage)} per image (inference workspace)");
         o.WriteLine($"  engine         {(Compiled is null ? "reference (double precision, unoptimised; no compiled model matches)" : $"generated ({Compiled.ClassName}), {Isa.Name} kernels")}");
-        o.WriteLine($"  CPU            {Isa.CpuFeatures}; {Isa.Runtime}; {Threading.WorkerPool.Shared.MaxThreads} threads");
+        o.WriteLine($"  CPU            {Isa.CpuFeatures}; {Isa.Runtime}; {CompiledVit.MaxThreads} threads");
     }
 
     public void WriteJson(Utf8JsonWriter json)
@@ -105,7 +105,7 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
         foreach (string feature in Isa.Features) json.WriteStringValue(feature);
         json.WriteEndArray();
         json.WriteString("runtime", Isa.Runtime);
-        json.WriteNumber("threads", Threading.WorkerPool.Shared.MaxThreads);
+        json.WriteNumber("threads", CompiledVit.MaxThreads);
     }
 
     private static string Bytes(long bytes) => bytes >= 1 << 20

@@ -69,7 +69,7 @@ internal static class SelfTestCommand
             if (small)
             {
                 int[] labels = Enumerable.Range(0, batch).Select(i => (3 * i + 1) % c.Classes).ToArray();
-                var options = new TrainingOptions(LabelSmoothing: 0.1f, Dropout: 0.1f, DropPath: 0.1f, Seed: 5);
+                var options = new TrainStepOptions(LabelSmoothing: 0.1f, Dropout: 0.1f, DropPath: 0.1f, Seed: 5);
                 model.Gradients.Clear();
                 model.TrainStep(pixels, labels, batch, options, default);
                 double[] reference = new double[weights.Length];

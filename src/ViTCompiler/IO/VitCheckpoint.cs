@@ -19,8 +19,8 @@ public sealed class VitCheckpoint
     public VitCheckpoint(VitConfig config, float[] parameters)
     {
         Config = config.Validate();
-        if (parameters.Length != config.Layout.Count)
-            throw new ArgumentException($"The parameter block holds {parameters.Length:N0} floats; {config} needs {config.Layout.Count:N0}.", nameof(parameters));
+        if (parameters.Length != config.Layout.ParameterCount)
+            throw new ArgumentException($"The parameter block holds {parameters.Length:N0} floats; {config} needs {config.Layout.ParameterCount:N0}.", nameof(parameters));
         Parameters = parameters;
     }
 
@@ -51,7 +51,7 @@ public sealed class VitCheckpoint
     {
         using SafeTensorsFile file = SafeTensorsFile.Open(path);
         VitConfig config = ReadConfig(file);
-        var checkpoint = new VitCheckpoint(config, new float[config.Layout.Count]);
+        var checkpoint = new VitCheckpoint(config, new float[config.Layout.ParameterCount]);
         var tensors = new Dictionary<string, long[]>(StringComparer.Ordinal);
         foreach (SafeTensorInfo t in file.Tensors) tensors[t.Name] = (long[])t.Shape;
         var missing = new List<string>();

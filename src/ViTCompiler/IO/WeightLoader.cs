@@ -154,7 +154,7 @@ internal static class WeightLoader
     private static void CheckCoverage(LoadPlan plan, VitConfig config, LoadOptions options)
     {
         long covered = plan.Slots.Sum(s => (long)s.Count);
-        long expected = config.Layout.Count;
+        long expected = config.Layout.ParameterCount;
         if (options.KeepHead) expected -= config.Layout["head.weight"].Count + config.Layout["head.bias"].Count;
         if (covered != expected) throw new InvalidOperationException($"Internal error: a load plan covers {covered:N0} of {expected:N0} parameters.");
     }

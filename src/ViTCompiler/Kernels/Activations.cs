@@ -1,14 +1,15 @@
+using System.ComponentModel;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using ViTCompiler.Threading;
 
-namespace ViTCompiler.Kernels;
+namespace ViTCompiler.Infrastructure;
 
 /// <summary>
 /// GELU in the paper's exact (erf) form and its derivative. Element-wise and memory-bound, so these use
 /// <see cref="Vector{T}"/> (the widest vector the JIT will use on the machine: 256-bit on x64, 128-bit NEON on arm64,
 /// scalar when hardware intrinsics are off) rather than a hand-written path per width like the GEMM kernels.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class Activations
 {
     // erf by Abramowitz & Stegun 7.1.26: erf(z) = 1 − t·(a1 + t·(a2 + …)) · e^(−z²), t = 1/(1 + p·z), z ≥ 0,

@@ -1,8 +1,9 @@
-using ViTCompiler.Threading;
+using System.ComponentModel;
 
-namespace ViTCompiler.Kernels;
+namespace ViTCompiler.Infrastructure;
 
 /// <summary>Where multi-head attention reads and writes; all sizes are the generated model's constants.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public unsafe struct AttentionProblem
 {
     /// <summary>(B, N, 3D) query/key/value rows, heads side by side within each third (timm's fused qkv layout).</summary>
@@ -26,6 +27,7 @@ public unsafe struct AttentionProblem
 /// between the two products: S = (Q/√hd)·Kᵀ, P = softmax(S), O = P·V. <typeparamref name="TScores"/> is the tile for
 /// products N wide (scores), <typeparamref name="TValues"/> for products hd wide.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class Attention<TScores, TValues>
     where TScores : IGemmKernel where TValues : IGemmKernel
 {

@@ -1,13 +1,14 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
-using ViTCompiler.Threading;
 
-namespace ViTCompiler.Kernels;
+namespace ViTCompiler.Infrastructure;
 
 /// <summary>
 /// Dropout and stochastic depth with masks that are a pure function of (seed, site, index): nothing is stored
 /// between the forward and the backward pass, any thread can compute any element, and the reference engine draws
 /// exactly the same masks. Sites number the places dropout happens; see <see cref="Sites"/>.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class Dropout
 {
     /// <summary>Where masks are drawn; each place gets its own stream of numbers.</summary>

@@ -1,10 +1,11 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using ViTCompiler.Threading;
 
-namespace ViTCompiler.Kernels;
+namespace ViTCompiler.Infrastructure;
 
 /// <summary>What a GEMM does to each finished tile of C before it leaves the cache.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public enum GemmEpilogue
 {
     /// <summary>Nothing.</summary>
@@ -19,6 +20,7 @@ public enum GemmEpilogue
 /// One product C (M × N) (+)= A (M × K) · B (K × N), every operand described by a pointer and two strides so that
 /// transposed operands (Wᵀ, dYᵀ, Kᵀ) cost nothing but a different packing order.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public unsafe struct GemmProblem
 {
     public int M, N, K;
@@ -65,6 +67,7 @@ public unsafe struct GemmProblem
 /// items are (row block × column chunk) pairs, so every element of C is produced by exactly one item, in a fixed k
 /// order: the result does not depend on the thread count.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class Gemm
 {
     /// <summary>

@@ -1,4 +1,6 @@
-namespace ViTCompiler.Kernels;
+using System.ComponentModel;
+
+namespace ViTCompiler.Infrastructure;
 
 /// <summary>
 /// A register-blocked GEMM micro-kernel: one MR × NR tile of C from MR rows of A, read in place through two strides,
@@ -6,6 +8,7 @@ namespace ViTCompiler.Kernels;
 /// width and tile it picks for a model's shapes; <see cref="Gemm"/> drives them. A struct type parameter makes the JIT
 /// compile the driver once per kernel with MR and NR as constants.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public unsafe interface IGemmKernel
 {
     /// <summary>Rows of the register tile.</summary>

@@ -1,12 +1,13 @@
+using System.ComponentModel;
 using System.Numerics;
-using ViTCompiler.Threading;
 
-namespace ViTCompiler.Kernels;
+namespace ViTCompiler.Infrastructure;
 
 /// <summary>
 /// LayerNorm over rows of width D: y = (x − mean) · rstd · γ + β with rstd = 1/√(var + ε), two passes over the row
 /// (mean, then the squared deviations) for accuracy. Training keeps mean and rstd per row for the backward pass.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class LayerNorm
 {
     /// <summary>Normalises one row; stores mean and rstd when the pointers are not null.</summary>

@@ -1,6 +1,9 @@
-namespace ViTCompiler.Kernels;
+using System.ComponentModel;
+
+namespace ViTCompiler.Infrastructure;
 
 /// <summary>Softmax cross-entropy with label smoothing, and its gradient.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class Loss
 {
     /// <summary>

@@ -1,8 +1,10 @@
+using System.ComponentModel;
 using System.Numerics;
 
-namespace ViTCompiler.Kernels;
+namespace ViTCompiler.Infrastructure;
 
 /// <summary>Row softmax, max-subtracted so no exponent overflows, and its backward.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class Softmax
 {
     /// <summary>Replaces the row by softmax(scale · row) (scale &gt; 0).</summary>

@@ -1,9 +1,10 @@
+using System.ComponentModel;
 using System.Numerics;
-using ViTCompiler.Threading;
 
-namespace ViTCompiler.Kernels;
+namespace ViTCompiler.Infrastructure;
 
 /// <summary>The data movement around the encoder: patches in, tokens assembled, pooled vector out, and their backward.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class TokenOps
 {
     /// <summary>

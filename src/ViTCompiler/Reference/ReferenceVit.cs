@@ -1,4 +1,4 @@
-using ViTCompiler.Kernels;
+using ViTCompiler.Infrastructure;
 
 namespace ViTCompiler.Reference;
 
@@ -37,14 +37,14 @@ public static class ReferenceVit
     /// </summary>
     public static double ForwardBackward(VitConfig config, ReadOnlySpan<double> parameters, ReadOnlySpan<float> pixels,
         ReadOnlySpan<int> labels, int batch, double labelSmoothing, Span<double> gradients, Span<double> logits = default) =>
-        ForwardBackward(config, parameters, pixels, labels, batch, new TrainingOptions((float)labelSmoothing), gradients, logits);
+        ForwardBackward(config, parameters, pixels, labels, batch, new TrainStepOptions((float)labelSmoothing), gradients, logits);
 
     /// <summary>
     /// As above with dropout and stochastic depth: the masks are <see cref="Dropout.Scale"/> at the same sites and
     /// indices the generated code uses, so both compute the same function.
     /// </summary>
     public static double ForwardBackward(VitConfig config, ReadOnlySpan<double> parameters, ReadOnlySpan<float> pixels,
-        ReadOnlySpan<int> labels, int batch, TrainingOptions options, Span<double> gradients, Span<double> logits = default)
+        ReadOnlySpan<int> labels, int batch, TrainStepOptions options, Span<double> gradients, Span<double> logits = default)
     {
         CheckArguments(config, parameters.Length, pixels.Length, batch, logits.IsEmpty ? batch * config.Classes : logits.Length);
         if (labels.Length != batch) throw new ArgumentException($"labels must hold {batch} values; it holds {labels.Length}.", nameof(labels));
@@ -67,9 +67,9 @@ public static class ReferenceVit
         return loss;
     }
 
-    /// <summary>Mean loss only, with the same masks as <see cref="ForwardBackward(VitConfig, ReadOnlySpan{double}, ReadOnlySpan{float}, ReadOnlySpan{int}, int, TrainingOptions, Span{double}, Span{double})"/> (for finite differences).</summary>
+    /// <summary>Mean loss only, with the same masks as <see cref="ForwardBackward(VitConfig, ReadOnlySpan{double}, ReadOnlySpan{float}, ReadOnlySpan{int}, int, TrainStepOptions, Span{double}, Span{double})"/> (for finite differences).</summary>
     public static double Loss(VitConfig config, ReadOnlySpan<double> parameters, ReadOnlySpan<float> pixels,
-        ReadOnlySpan<int> labels, int batch, TrainingOptions options)
+        ReadOnlySpan<int> labels, int batch, TrainStepOptions options)
     {
         CheckArguments(config, parameters.Length, pixels.Length, batch, batch * config.Classes);
         double[] p = parameters.ToArray();
@@ -85,7 +85,7 @@ public static class ReferenceVit
     /// <summary>Mean loss only (for finite differences).</summary>
     public static double Loss(VitConfig config, ReadOnlySpan<double> parameters, ReadOnlySpan<float> pixels,
         ReadOnlySpan<int> labels, int batch, double labelSmoothing) =>
-        Loss(config, parameters, pixels, labels, batch, new TrainingOptions((float)labelSmoothing));
+        Loss(config, parameters, pixels, labels, batch, new TrainStepOptions((float)labelSmoothing));
 
     /// <summary>
     /// How far a float result is from the reference's: the largest |actual − expected| divided by the largest
@@ -138,7 +138,7 @@ public static class ReferenceVit
     }
 
     /// <summary>Dropout and stochastic-depth multipliers for image <c>b</c> (all 1 at inference).</summary>
-    private readonly struct Masks(VitConfig c, TrainingOptions options, int b)
+    private readonly struct Masks(VitConfig c, TrainStepOptions options, int b)
     {
         public static Masks None(VitConfig c) => new(c, default, 0);
 

@@ -49,7 +49,7 @@ public sealed class ReferenceVitModel : IVitModel
             for (int i = 0; i < probabilities.Length; i++) attention[i] = (float)probabilities[i];
     }
 
-    public float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainingOptions options, Span<float> logits)
+    public float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainStepOptions options, Span<float> logits)
     {
         options.Validate();
         double[] gradients = new double[_parameters.Length];

@@ -1,6 +1,7 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 
-namespace ViTCompiler.Threading;
+namespace ViTCompiler.Infrastructure;
 
 /// <summary>
 /// A fork-join pool for the kernels: the caller hands out <c>tasks</c> numbered work items, works on them itself
@@ -13,6 +14,7 @@ namespace ViTCompiler.Threading;
 /// Which thread runs which item is not fixed, so items must write disjoint outputs; the kernels make sure of that,
 /// which keeps results bit-identical whatever the thread count.
 /// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed unsafe class WorkerPool
 {
     /// <summary>The process-wide pool, sized to the processor count (or the VIT_THREADS environment variable).</summary>

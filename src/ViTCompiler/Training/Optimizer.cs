@@ -33,10 +33,10 @@ public abstract class Optimizer
         ArgumentNullException.ThrowIfNull(layout);
         if (!(weightDecay >= 0) || !float.IsFinite(weightDecay))
             throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must be zero or a positive finite number.");
-        if (layout.Count > Array.MaxLength)
-            throw new ArgumentException($"The model has {layout.Count:N0} parameters, more than one state block can hold.", nameof(layout));
+        if (layout.ParameterCount > Array.MaxLength)
+            throw new ArgumentException($"The model has {layout.ParameterCount:N0} parameters, more than one state block can hold.", nameof(layout));
         Layout = layout;
-        ParameterCount = (int)layout.Count;
+        ParameterCount = (int)layout.ParameterCount;
         WeightDecay = weightDecay;
 
         var starts = new List<int>();

@@ -271,7 +271,7 @@ public sealed partial class Trainer : IDisposable
             throw new InvalidOperationException("Internal error: the batcher produced no batch at the start of an epoch.");
 
         float learningRate = Schedule.At(_step);
-        var options = new TrainingOptions(Options.LabelSmoothing, Options.Dropout, Options.DropPath, _random.NextUInt64());
+        var options = new TrainStepOptions(Options.LabelSmoothing, Options.Dropout, Options.DropPath, _random.NextUInt64());
         int classes = _model.Config.Classes;
         Span<float> logits = _logits.AsSpan(0, count * classes);
         Span<float> gradients = _model.Gradients;

@@ -76,10 +76,10 @@ public sealed record TrainerOptions
     /// <summary>Label smoothing ε.</summary>
     public float LabelSmoothing { get; init; }
 
-    /// <summary>Dropout probability (see <see cref="TrainingOptions.Dropout"/>).</summary>
+    /// <summary>Dropout probability (see <see cref="TrainStepOptions.Dropout"/>).</summary>
     public float Dropout { get; init; }
 
-    /// <summary>Stochastic-depth probability (see <see cref="TrainingOptions.DropPath"/>).</summary>
+    /// <summary>Stochastic-depth probability (see <see cref="TrainStepOptions.DropPath"/>).</summary>
     public float DropPath { get; init; }
 
     // ---- data -------------------------------------------------------------------------------------------------------

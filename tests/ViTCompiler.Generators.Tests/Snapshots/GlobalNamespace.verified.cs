@@ -33,7 +33,7 @@
 using Vec512 = global::System.Runtime.Intrinsics.Vector512;
 using Vec256 = global::System.Runtime.Intrinsics.Vector256;
 using Vec128 = global::System.Runtime.Intrinsics.Vector128;
-using Gemm = global::ViTCompiler.Kernels.Gemm;
+using Gemm = global::ViTCompiler.Infrastructure.Gemm;
 
 /// <summary>1-layer ViT of width 32 on 16×16×3 images, compiled by ViTCompiler.</summary>
 [global::System.CodeDom.Compiler.GeneratedCode("ViTCompiler.Generators", "0.1.0")]
@@ -132,7 +132,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
         else Forward<Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar, Tile4x4Scalar>(pixels, batch, logits, attention);
     }
 
-    protected override unsafe float TrainStepCore(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits)
+    protected override unsafe float TrainStepCore(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainStepOptions options, float* logits)
     {
         if (global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return TrainStep<Tile12x32V512, Tile12x32V512, Tile24x16V512, Tile24x16V512, Tile12x32V512, Tile24x16V512, Tile12x32V512, Tile24x16V512, Tile12x32V512, Tile24x16V512, Tile12x32V512>(pixels, labels, batch, options, logits);
         else if (global::System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) return TrainStep<Tile6x16V256, Tile6x16V256, Tile12x8V256, Tile12x8V256, Tile6x16V256, Tile6x16V256, Tile6x16V256, Tile6x16V256, Tile6x16V256, Tile6x16V256, Tile6x16V256>(pixels, labels, batch, options, logits);
@@ -145,14 +145,14 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
 
     // A torch-layout weight W (out × in) is read as B = Wᵀ: B[k, j] = W[j·in + k], so row stride 1, column stride in.
     private unsafe void PackWeights<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead>(float* w)
-        where TPatch : global::ViTCompiler.Kernels.IGemmKernel
-        where TQkv : global::ViTCompiler.Kernels.IGemmKernel
-        where TScores : global::ViTCompiler.Kernels.IGemmKernel
-        where TValues : global::ViTCompiler.Kernels.IGemmKernel
-        where TProj : global::ViTCompiler.Kernels.IGemmKernel
-        where TFc1 : global::ViTCompiler.Kernels.IGemmKernel
-        where TFc2 : global::ViTCompiler.Kernels.IGemmKernel
-        where THead : global::ViTCompiler.Kernels.IGemmKernel
+        where TPatch : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TQkv : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TScores : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TValues : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TProj : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TFc1 : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TFc2 : global::ViTCompiler.Infrastructure.IGemmKernel
+        where THead : global::ViTCompiler.Infrastructure.IGemmKernel
     {
         long size = 0;
         _packedPatch = size; size += Gemm.PackedSize<TPatch>(Hidden, PatchDim);
@@ -182,19 +182,19 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
     private const long InferenceFloatsPerImage = 1968;
 
     private unsafe void Forward<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead>(float* pixels, int batch, float* logits, float* attention)
-        where TPatch : global::ViTCompiler.Kernels.IGemmKernel
-        where TQkv : global::ViTCompiler.Kernels.IGemmKernel
-        where TScores : global::ViTCompiler.Kernels.IGemmKernel
-        where TValues : global::ViTCompiler.Kernels.IGemmKernel
-        where TProj : global::ViTCompiler.Kernels.IGemmKernel
-        where TFc1 : global::ViTCompiler.Kernels.IGemmKernel
-        where TFc2 : global::ViTCompiler.Kernels.IGemmKernel
-        where THead : global::ViTCompiler.Kernels.IGemmKernel
+        where TPatch : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TQkv : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TScores : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TValues : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TProj : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TFc1 : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TFc2 : global::ViTCompiler.Infrastructure.IGemmKernel
+        where THead : global::ViTCompiler.Infrastructure.IGemmKernel
     {
-        global::ViTCompiler.Threading.WorkerPool pool = Pool;
+        global::ViTCompiler.Infrastructure.WorkerPool pool = Pool;
         int threads = Threads, rows = batch * Tokens;
         float* w = ParameterPointer, packed = PackedPointer;
-        long perWorker = global::ViTCompiler.Kernels.Attention<TScores, TValues>.ScratchFloats(Tokens, BlockK.Scores, BlockK.Values);
+        long perWorker = global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.ScratchFloats(Tokens, BlockK.Scores, BlockK.Values);
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TPatch>(BlockK.Patch));
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TQkv>(BlockK.Qkv));
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TProj>(BlockK.Proj));
@@ -209,19 +209,19 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
         float* hidden = qkv + (long)rows * 3 * Hidden;
         float* pooled = hidden + (long)rows * MlpWidth;
         float* scratch = pooled + (long)batch * Hidden;
-        global::ViTCompiler.Kernels.GemmProblem gemm;
+        global::ViTCompiler.Infrastructure.GemmProblem gemm;
 
         // (B, 3, 16, 16) -> (B·4, 192)   patches, each flattened (channel, row, column)
-        global::ViTCompiler.Kernels.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
+        global::ViTCompiler.Infrastructure.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
 
         // (B·4, 192) -> (B·4, 32)   embedded = patches · Wpatchᵀ + bpatch
-        gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch * PatchCount, Hidden, PatchDim, BlockK.Patch, patches, PatchDim, embedded, Hidden);
+        gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch * PatchCount, Hidden, PatchDim, BlockK.Patch, patches, PatchDim, embedded, Hidden);
         gemm.BPacked = packed + _packedPatch;
         gemm.Bias = w + Offsets.PatchBias;
         Gemm.Run<TPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
         // (B·4, 32) -> (B·5, 32)   x = [cls; embedded] + pos
-        global::ViTCompiler.Kernels.TokenOps.AssembleTokens(embedded, w + Offsets.ClsToken, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);
+        global::ViTCompiler.Infrastructure.TokenOps.AssembleTokens(embedded, w + Offsets.ClsToken, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);
 
         for (int layer = 0; layer < Layers; layer++)
         {
@@ -229,43 +229,43 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
             float* panels = packed + _packedBlocks + layer * _packedBlockStride;
 
             // (B·5, 32) -> (B·5, 32)   a = ln1(x)
-            global::ViTCompiler.Kernels.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, a, rows, Hidden, Epsilon);
+            global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, a, rows, Hidden, Epsilon);
 
             // (B·5, 32) -> (B·5, 96)   qkv = a · Wqkvᵀ + bqkv
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, a, Hidden, qkv, 3 * Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, a, Hidden, qkv, 3 * Hidden);
             gemm.BPacked = panels + _packedQkv;
             gemm.Bias = block + BlockOffsets.QkvBias;
             Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
             // (B·5, 96) -> (B·5, 32)   a = softmax(q · kᵀ / √8) · v for each of the 4 heads, scores kept in cache
-            var attend = new global::ViTCompiler.Kernels.AttentionProblem
+            var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
             {
                 Qkv = qkv, Output = a, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,
                 ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
                 Capture = attention == null ? null : attention + (long)layer * Heads * Tokens * Tokens,
                 CaptureImageStride = (long)Layers * Heads * Tokens * Tokens,
             };
-            global::ViTCompiler.Kernels.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
+            global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
 
             // (B·5, 32) -> (B·5, 32)   x += a · Wprojᵀ + bproj
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, a, Hidden, x, Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, a, Hidden, x, Hidden);
             gemm.BPacked = panels + _packedProj;
             gemm.Bias = block + BlockOffsets.ProjBias;
             gemm.Accumulate = true;
             Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
             // (B·5, 32) -> (B·5, 32)   a = ln2(x)
-            global::ViTCompiler.Kernels.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, a, rows, Hidden, Epsilon);
+            global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, a, rows, Hidden, Epsilon);
 
             // (B·5, 32) -> (B·5, 48)   hidden = GELU(a · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, a, Hidden, hidden, MlpWidth);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, a, Hidden, hidden, MlpWidth);
             gemm.BPacked = panels + _packedFc1;
             gemm.Bias = block + BlockOffsets.Fc1Bias;
-            gemm.Epilogue = global::ViTCompiler.Kernels.GemmEpilogue.Gelu;
+            gemm.Epilogue = global::ViTCompiler.Infrastructure.GemmEpilogue.Gelu;
             Gemm.Run<TFc1>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
             // (B·5, 48) -> (B·5, 32)   x += hidden · Wfc2ᵀ + bfc2
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc2, hidden, MlpWidth, x, Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc2, hidden, MlpWidth, x, Hidden);
             gemm.BPacked = panels + _packedFc2;
             gemm.Bias = block + BlockOffsets.Fc2Bias;
             gemm.Accumulate = true;
@@ -274,10 +274,10 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
 
         // (B·5, 32) -> (B, 32)   pooled = norm(x[:, 0]); only the [class] token's row is needed
         for (int image = 0; image < batch; image++)
-            global::ViTCompiler.Kernels.LayerNorm.ForwardRow(x + (long)image * Tokens * Hidden, w + Offsets.NormWeight, w + Offsets.NormBias, pooled + (long)image * Hidden, Hidden, Epsilon, null, null);
+            global::ViTCompiler.Infrastructure.LayerNorm.ForwardRow(x + (long)image * Tokens * Hidden, w + Offsets.NormWeight, w + Offsets.NormBias, pooled + (long)image * Hidden, Hidden, Epsilon, null, null);
 
         // (B, 32) -> (B, 10)   logits = pooled · Wheadᵀ + bhead
-        gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
+        gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
         gemm.BPacked = packed + _packedHead;
         gemm.Bias = w + Offsets.HeadBias;
         Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
@@ -312,25 +312,25 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
             Gelu = Fc1 + rows * MlpWidth;                               // (B·5, 48)     after GELU and dropout
         }
     }
-    private unsafe float TrainStep<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead, TGradD, TGradM, TGradPatch>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainingOptions options, float* logits)
-        where TPatch : global::ViTCompiler.Kernels.IGemmKernel
-        where TQkv : global::ViTCompiler.Kernels.IGemmKernel
-        where TScores : global::ViTCompiler.Kernels.IGemmKernel
-        where TValues : global::ViTCompiler.Kernels.IGemmKernel
-        where TProj : global::ViTCompiler.Kernels.IGemmKernel
-        where TFc1 : global::ViTCompiler.Kernels.IGemmKernel
-        where TFc2 : global::ViTCompiler.Kernels.IGemmKernel
-        where THead : global::ViTCompiler.Kernels.IGemmKernel
-        where TGradD : global::ViTCompiler.Kernels.IGemmKernel
-        where TGradM : global::ViTCompiler.Kernels.IGemmKernel
-        where TGradPatch : global::ViTCompiler.Kernels.IGemmKernel
+    private unsafe float TrainStep<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead, TGradD, TGradM, TGradPatch>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainStepOptions options, float* logits)
+        where TPatch : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TQkv : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TScores : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TValues : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TProj : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TFc1 : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TFc2 : global::ViTCompiler.Infrastructure.IGemmKernel
+        where THead : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TGradD : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TGradM : global::ViTCompiler.Infrastructure.IGemmKernel
+        where TGradPatch : global::ViTCompiler.Infrastructure.IGemmKernel
     {
-        global::ViTCompiler.Threading.WorkerPool pool = Pool;
+        global::ViTCompiler.Infrastructure.WorkerPool pool = Pool;
         int threads = Threads, rows = batch * Tokens, finalRows = batch;
         float* w = ParameterPointer, g = GradientPointer, packed = PackedPointer; // weights packed by TrainStep just before
         ulong seed = options.Seed;
         float drop = options.Dropout, path = options.DropPath;
-        long perWorker = global::ViTCompiler.Kernels.Attention<TScores, TValues>.ScratchFloats(Tokens, BlockK.Scores, BlockK.Values);
+        long perWorker = global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.ScratchFloats(Tokens, BlockK.Scores, BlockK.Values);
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TPatch>(BlockK.Patch));
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TQkv>(BlockK.Qkv));
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TProj>(BlockK.Proj));
@@ -371,22 +371,22 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
         float* shared = scores + (long)batch * Classes;
         float* scratch = shared + sharedFloats;
         if (logits == null) logits = scores;
-        global::ViTCompiler.Kernels.GemmProblem gemm;
+        global::ViTCompiler.Infrastructure.GemmProblem gemm;
 
         // ---- forward, keeping what the backward pass reads ----
         // (B, 3, 16, 16) -> (B·4, 192)   patches
-        global::ViTCompiler.Kernels.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
+        global::ViTCompiler.Infrastructure.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
 
         // (B·4, 192) -> (B·4, 32)   embedded = patches · Wpatchᵀ + bpatch
-        gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch * PatchCount, Hidden, PatchDim, BlockK.Patch, patches, PatchDim, embedded, Hidden);
+        gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch * PatchCount, Hidden, PatchDim, BlockK.Patch, patches, PatchDim, embedded, Hidden);
         gemm.BPacked = packed + _packedPatch;
         gemm.Bias = w + Offsets.PatchBias;
         Gemm.Run<TPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
         // (B·4, 32) -> (B·5, 32)   x = dropout([cls; embedded] + pos)
         float* x = new Saved(layers, batch).Input;
-        global::ViTCompiler.Kernels.TokenOps.AssembleTokens(embedded, w + Offsets.ClsToken, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);
-        global::ViTCompiler.Kernels.Dropout.Apply(pool, threads, x, (long)rows * Hidden, seed, global::ViTCompiler.Kernels.Dropout.Sites.Embeddings, drop);
+        global::ViTCompiler.Infrastructure.TokenOps.AssembleTokens(embedded, w + Offsets.ClsToken, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);
+        global::ViTCompiler.Infrastructure.Dropout.Apply(pool, threads, x, (long)rows * Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.Embeddings, drop);
 
         for (int layer = 0; layer < Layers; layer++)
         {
@@ -396,78 +396,78 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
             float* panels = packed + _packedBlocks + layer * _packedBlockStride;
 
             // (B·5, 32) -> (B·5, 32)   ln1 = LayerNorm(x), statistics kept
-            global::ViTCompiler.Kernels.LayerNorm.Forward(pool, threads, saved.Input, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, saved.Ln1, rows, Hidden, Epsilon, saved.Mean1, saved.Rstd1);
+            global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, saved.Input, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, saved.Ln1, rows, Hidden, Epsilon, saved.Mean1, saved.Rstd1);
 
             // (B·5, 32) -> (B·5, 96)   qkv = ln1 · Wqkvᵀ + bqkv
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, saved.Ln1, Hidden, saved.Qkv, 3 * Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, saved.Ln1, Hidden, saved.Qkv, 3 * Hidden);
             gemm.BPacked = panels + _packedQkv;
             gemm.Bias = block + BlockOffsets.QkvBias;
             Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
             // (B·5, 96) -> (B·5, 32)   attended = softmax(q · kᵀ / √8) · v, probabilities kept
-            var attend = new global::ViTCompiler.Kernels.AttentionProblem
+            var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
             {
                 Qkv = saved.Qkv, Output = saved.Attended, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
                 Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
             };
-            global::ViTCompiler.Kernels.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
+            global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
 
             // (B·5, 32) -> (B·5, 32)   middle = x + droppath(dropout(attended · Wprojᵀ + bproj))
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, saved.Attended, Hidden, branch, Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, saved.Attended, Hidden, branch, Hidden);
             gemm.BPacked = panels + _packedProj;
             gemm.Bias = block + BlockOffsets.ProjBias;
             Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            global::ViTCompiler.Kernels.Dropout.ResidualAdd(pool, threads, saved.Input, branch, saved.Middle, batch, Tokens * Hidden, seed,
-                global::ViTCompiler.Kernels.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Kernels.Dropout.Sites.AttentionPath(layer), path);
+            global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, saved.Input, branch, saved.Middle, batch, Tokens * Hidden, seed,
+                global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionPath(layer), path);
 
             // (B·5, 32) -> (B·5, 32)   ln2 = LayerNorm(middle), statistics kept
-            global::ViTCompiler.Kernels.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, saved.Ln2, rows, Hidden, Epsilon, saved.Mean2, saved.Rstd2);
+            global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, saved.Ln2, rows, Hidden, Epsilon, saved.Mean2, saved.Rstd2);
 
             // (B·5, 32) -> (B·5, 48)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
             gemm.BPacked = panels + _packedFc1;
             gemm.Bias = block + BlockOffsets.Fc1Bias;
-            gemm.Epilogue = global::ViTCompiler.Kernels.GemmEpilogue.GeluTo; gemm.EpilogueOut = saved.Gelu; gemm.EpilogueLd = MlpWidth;
+            gemm.Epilogue = global::ViTCompiler.Infrastructure.GemmEpilogue.GeluTo; gemm.EpilogueOut = saved.Gelu; gemm.EpilogueLd = MlpWidth;
             Gemm.Run<TFc1>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            global::ViTCompiler.Kernels.Dropout.Apply(pool, threads, saved.Gelu, (long)rows * MlpWidth, seed, global::ViTCompiler.Kernels.Dropout.Sites.MlpHidden(layer), drop);
+            global::ViTCompiler.Infrastructure.Dropout.Apply(pool, threads, saved.Gelu, (long)rows * MlpWidth, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpHidden(layer), drop);
 
             // (B·5, 48) -> (B·5, 32)   output = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc2, saved.Gelu, MlpWidth, branch, Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc2, saved.Gelu, MlpWidth, branch, Hidden);
             gemm.BPacked = panels + _packedFc2;
             gemm.Bias = block + BlockOffsets.Fc2Bias;
             Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            global::ViTCompiler.Kernels.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,
-                global::ViTCompiler.Kernels.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Kernels.Dropout.Sites.MlpPath(layer), path);
+            global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,
+                global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path);
         }
         // (B·5, 32) -> (B, 32)   pooled = norm(final[:, 0]): only the [class] rows are normalised
-        global::ViTCompiler.Kernels.TokenOps.GatherRows(final, (long)Tokens * Hidden, normIn, batch, Hidden);
-        global::ViTCompiler.Kernels.LayerNorm.Forward(pool, threads, normIn, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon, normMean, normRstd);
+        global::ViTCompiler.Infrastructure.TokenOps.GatherRows(final, (long)Tokens * Hidden, normIn, batch, Hidden);
+        global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, normIn, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon, normMean, normRstd);
 
         // (B, 32) -> (B, 10)   logits = pooled · Wheadᵀ + bhead
-        gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
+        gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
         gemm.BPacked = packed + _packedHead;
         gemm.Bias = w + Offsets.HeadBias;
         Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
         // (B, 10) -> loss, dlogits = (softmax(logits) − smoothed one-hot) / B
-        float loss = global::ViTCompiler.Kernels.Loss.CrossEntropy(logits, labels, batch, Classes, options.LabelSmoothing, dlogits);
+        float loss = global::ViTCompiler.Infrastructure.Loss.CrossEntropy(logits, labels, batch, Classes, options.LabelSmoothing, dlogits);
 
         // ---- backward: every gradient is added into g ----
         // dWhead += dlogitsᵀ · pooled        (C, B) · (B, D) -> (C, D)
-        gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Classes, Hidden, batch, BlockK.HeadWeight, dlogits, 1, g + Offsets.HeadWeight, Hidden);
+        gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(Classes, Hidden, batch, BlockK.HeadWeight, dlogits, 1, g + Offsets.HeadWeight, Hidden);
         gemm.AColStride = Classes; gemm.B = pooled; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
         Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-        global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + Offsets.HeadBias);
+        global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + Offsets.HeadBias);
 
         // dpooled = dlogits · Whead           (B, C) · (C, D) -> (B, D)
-        gemm = global::ViTCompiler.Kernels.GemmProblem.Create(batch, Hidden, Classes, BlockK.HeadInput, dlogits, Classes, dpooled, Hidden);
+        gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, Classes, BlockK.HeadInput, dlogits, Classes, dpooled, Hidden);
         gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
         Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
         // pooled = norm(final[:, 0])   -> dx is zero except on the [class] rows
-        global::ViTCompiler.Kernels.LayerNorm.ParameterGradients(pool, threads, dpooled, normIn, normMean, normRstd, g + Offsets.NormWeight, g + Offsets.NormBias, batch, Hidden);
-        global::ViTCompiler.Kernels.LayerNorm.Backward(pool, threads, dpooled, normIn, normMean, normRstd, w + Offsets.NormWeight, normOut, batch, Hidden, accumulate: false);
+        global::ViTCompiler.Infrastructure.LayerNorm.ParameterGradients(pool, threads, dpooled, normIn, normMean, normRstd, g + Offsets.NormWeight, g + Offsets.NormBias, batch, Hidden);
+        global::ViTCompiler.Infrastructure.LayerNorm.Backward(pool, threads, dpooled, normIn, normMean, normRstd, w + Offsets.NormWeight, normOut, batch, Hidden, accumulate: false);
         new global::System.Span<float>(dx, rows * Hidden).Clear();
-        global::ViTCompiler.Kernels.TokenOps.ScatterRows(normOut, dx, (long)Tokens * Hidden, batch, Hidden);
+        global::ViTCompiler.Infrastructure.TokenOps.ScatterRows(normOut, dx, (long)Tokens * Hidden, batch, Hidden);
 
         for (int layer = Layers - 1; layer >= 0; layer--)
         {
@@ -476,79 +476,79 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
             float* grad = g + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
 
             // output = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2)): the residual passes dx on; the branch gets
-            global::ViTCompiler.Kernels.Dropout.ResidualBackward(pool, threads, dx, branch, batch, Tokens * Hidden, seed,
-                global::ViTCompiler.Kernels.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Kernels.Dropout.Sites.MlpPath(layer), path);
+            global::ViTCompiler.Infrastructure.Dropout.ResidualBackward(pool, threads, dx, branch, batch, Tokens * Hidden, seed,
+                global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path);
             // dWfc2 += dbranchᵀ · gelu          (32, B·5) · (B·5, 48) -> (32, 48)
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Hidden, MlpWidth, rows, BlockK.Fc2Weight, branch, 1, grad + BlockOffsets.Fc2Weight, MlpWidth);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(Hidden, MlpWidth, rows, BlockK.Fc2Weight, branch, 1, grad + BlockOffsets.Fc2Weight, MlpWidth);
             gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
             Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.Fc2Bias);
+            global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.Fc2Bias);
             // dgelu = dbranch · Wfc2               (B·5, 32) · (32, 48) -> (B·5, 48)
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc2Input, branch, Hidden, dwide, MlpWidth);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc2Input, branch, Hidden, dwide, MlpWidth);
             gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
             Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
             // gelu = dropout(GELU(fc1))          -> dfc1 = dgelu ⊙ mask · GELU′(fc1)
-            global::ViTCompiler.Kernels.Dropout.Apply(pool, threads, dwide, (long)rows * MlpWidth, seed, global::ViTCompiler.Kernels.Dropout.Sites.MlpHidden(layer), drop);
-            global::ViTCompiler.Kernels.Activations.GeluBackward(pool, threads, saved.Fc1, dwide, dwide, (long)rows * MlpWidth);
+            global::ViTCompiler.Infrastructure.Dropout.Apply(pool, threads, dwide, (long)rows * MlpWidth, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpHidden(layer), drop);
+            global::ViTCompiler.Infrastructure.Activations.GeluBackward(pool, threads, saved.Fc1, dwide, dwide, (long)rows * MlpWidth);
             // dWfc1 += dfc1ᵀ · ln2               (48, B·5) · (B·5, 32) -> (48, 32)
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(MlpWidth, Hidden, rows, BlockK.Fc1Weight, dwide, 1, grad + BlockOffsets.Fc1Weight, Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(MlpWidth, Hidden, rows, BlockK.Fc1Weight, dwide, 1, grad + BlockOffsets.Fc1Weight, Hidden);
             gemm.AColStride = MlpWidth; gemm.B = saved.Ln2; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, dwide, rows, MlpWidth, grad + BlockOffsets.Fc1Bias);
+            global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, dwide, rows, MlpWidth, grad + BlockOffsets.Fc1Bias);
             // dln2 = dfc1 · Wfc1                   (B·5, 48) · (48, 32) -> (B·5, 32)
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc1Input, dwide, MlpWidth, da, Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc1Input, dwide, MlpWidth, da, Hidden);
             gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
             // ln2 = LayerNorm(middle)            -> dx += LayerNorm′ · dln2
-            global::ViTCompiler.Kernels.LayerNorm.ParameterGradients(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, grad + BlockOffsets.Norm2Weight, grad + BlockOffsets.Norm2Bias, rows, Hidden);
-            global::ViTCompiler.Kernels.LayerNorm.Backward(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, block + BlockOffsets.Norm2Weight, dx, rows, Hidden, accumulate: true);
+            global::ViTCompiler.Infrastructure.LayerNorm.ParameterGradients(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, grad + BlockOffsets.Norm2Weight, grad + BlockOffsets.Norm2Bias, rows, Hidden);
+            global::ViTCompiler.Infrastructure.LayerNorm.Backward(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, block + BlockOffsets.Norm2Weight, dx, rows, Hidden, accumulate: true);
 
             // middle = x + droppath(dropout(attended · Wprojᵀ + bproj))
-            global::ViTCompiler.Kernels.Dropout.ResidualBackward(pool, threads, dx, branch, batch, Tokens * Hidden, seed,
-                global::ViTCompiler.Kernels.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Kernels.Dropout.Sites.AttentionPath(layer), path);
+            global::ViTCompiler.Infrastructure.Dropout.ResidualBackward(pool, threads, dx, branch, batch, Tokens * Hidden, seed,
+                global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionPath(layer), path);
             // dWproj += dbranchᵀ · attended      (32, B·5) · (B·5, 32) -> (32, 32)
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Hidden, Hidden, rows, BlockK.ProjWeight, branch, 1, grad + BlockOffsets.ProjWeight, Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(Hidden, Hidden, rows, BlockK.ProjWeight, branch, 1, grad + BlockOffsets.ProjWeight, Hidden);
             gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.ProjBias);
+            global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.ProjBias);
             // dattended = dbranch · Wproj          (B·5, 32) · (32, 32) -> (B·5, 32)
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, Hidden, BlockK.ProjInput, branch, Hidden, da, Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, Hidden, BlockK.ProjInput, branch, Hidden, da, Hidden);
             gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
             // attended = softmax(q · kᵀ / √hd) · v -> dqkv, per image and head
-            var attend = new global::ViTCompiler.Kernels.AttentionProblem
+            var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
             {
                 Qkv = saved.Qkv, Output = da, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
                 Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
             };
-            global::ViTCompiler.Kernels.Attention<TScores, TValues>.Backward(ref attend, dwide, pool, threads);
+            global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Backward(ref attend, dwide, pool, threads);
             // dWqkv += dqkvᵀ · ln1               (96, B·5) · (B·5, 32) -> (96, 32)
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(3 * Hidden, Hidden, rows, BlockK.QkvWeight, dwide, 1, grad + BlockOffsets.QkvWeight, Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(3 * Hidden, Hidden, rows, BlockK.QkvWeight, dwide, 1, grad + BlockOffsets.QkvWeight, Hidden);
             gemm.AColStride = 3 * Hidden; gemm.B = saved.Ln1; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, dwide, rows, 3 * Hidden, grad + BlockOffsets.QkvBias);
+            global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, dwide, rows, 3 * Hidden, grad + BlockOffsets.QkvBias);
             // dln1 = dqkv · Wqkv                   (B·5, 96) · (96, 32) -> (B·5, 32)
-            gemm = global::ViTCompiler.Kernels.GemmProblem.Create(rows, Hidden, 3 * Hidden, BlockK.QkvInput, dwide, 3 * Hidden, da, Hidden);
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, 3 * Hidden, BlockK.QkvInput, dwide, 3 * Hidden, da, Hidden);
             gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
             // ln1 = LayerNorm(x)                 -> dx += LayerNorm′ · dln1
-            global::ViTCompiler.Kernels.LayerNorm.ParameterGradients(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, grad + BlockOffsets.Norm1Weight, grad + BlockOffsets.Norm1Bias, rows, Hidden);
-            global::ViTCompiler.Kernels.LayerNorm.Backward(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, block + BlockOffsets.Norm1Weight, dx, rows, Hidden, accumulate: true);
+            global::ViTCompiler.Infrastructure.LayerNorm.ParameterGradients(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, grad + BlockOffsets.Norm1Weight, grad + BlockOffsets.Norm1Bias, rows, Hidden);
+            global::ViTCompiler.Infrastructure.LayerNorm.Backward(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, block + BlockOffsets.Norm1Weight, dx, rows, Hidden, accumulate: true);
         }
 
         // x = dropout([cls; embedded] + pos)   -> dpos, dcls, dembedded
-        global::ViTCompiler.Kernels.Dropout.Apply(pool, threads, dx, (long)rows * Hidden, seed, global::ViTCompiler.Kernels.Dropout.Sites.Embeddings, drop);
-        global::ViTCompiler.Kernels.TokenOps.AssembleTokensBackward(dx, g + Offsets.ClsToken, g + Offsets.PosEmbed, embedded, batch, Tokens, Hidden);
+        global::ViTCompiler.Infrastructure.Dropout.Apply(pool, threads, dx, (long)rows * Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.Embeddings, drop);
+        global::ViTCompiler.Infrastructure.TokenOps.AssembleTokensBackward(dx, g + Offsets.ClsToken, g + Offsets.PosEmbed, embedded, batch, Tokens, Hidden);
         // dWpatch += dembeddedᵀ · patches     (32, B·4) · (B·4, 192) -> (32, 192)
-        gemm = global::ViTCompiler.Kernels.GemmProblem.Create(Hidden, PatchDim, batch * PatchCount, BlockK.PatchWeight, embedded, 1, g + Offsets.PatchWeight, PatchDim);
+        gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(Hidden, PatchDim, batch * PatchCount, BlockK.PatchWeight, embedded, 1, g + Offsets.PatchWeight, PatchDim);
         gemm.AColStride = Hidden; gemm.B = patches; gemm.BRowStride = PatchDim; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
         Gemm.Run<TGradPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
-        global::ViTCompiler.Kernels.TokenOps.ColumnSums(pool, threads, embedded, batch * PatchCount, Hidden, g + Offsets.PatchBias);
+        global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, embedded, batch * PatchCount, Hidden, g + Offsets.PatchBias);
         return loss;
     }
 
     /// <summary>Vector512 micro-kernel, 24×16 tile: 24 accumulators + 1 B vector + 1 broadcast.</summary>
-    private readonly struct Tile24x16V512 : global::ViTCompiler.Kernels.IGemmKernel
+    private readonly struct Tile24x16V512 : global::ViTCompiler.Infrastructure.IGemmKernel
     {
         public static int MR => 24;
         public static int NR => 16;
@@ -735,7 +735,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
     }
 
     /// <summary>Vector512 micro-kernel, 12×32 tile: 24 accumulators + 2 B vectors + 1 broadcast.</summary>
-    private readonly struct Tile12x32V512 : global::ViTCompiler.Kernels.IGemmKernel
+    private readonly struct Tile12x32V512 : global::ViTCompiler.Infrastructure.IGemmKernel
     {
         public static int MR => 12;
         public static int NR => 32;
@@ -850,7 +850,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
     }
 
     /// <summary>Vector256 micro-kernel, 12×8 tile: 12 accumulators + 1 B vector + 1 broadcast.</summary>
-    private readonly struct Tile12x8V256 : global::ViTCompiler.Kernels.IGemmKernel
+    private readonly struct Tile12x8V256 : global::ViTCompiler.Infrastructure.IGemmKernel
     {
         public static int MR => 12;
         public static int NR => 8;
@@ -965,7 +965,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
     }
 
     /// <summary>Vector256 micro-kernel, 6×16 tile: 12 accumulators + 2 B vectors + 1 broadcast.</summary>
-    private readonly struct Tile6x16V256 : global::ViTCompiler.Kernels.IGemmKernel
+    private readonly struct Tile6x16V256 : global::ViTCompiler.Infrastructure.IGemmKernel
     {
         public static int MR => 6;
         public static int NR => 16;
@@ -1044,7 +1044,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
     }
 
     /// <summary>Vector128 micro-kernel, 12×4 tile: 12 accumulators + 1 B vector + 1 broadcast.</summary>
-    private readonly struct Tile12x4V128 : global::ViTCompiler.Kernels.IGemmKernel
+    private readonly struct Tile12x4V128 : global::ViTCompiler.Infrastructure.IGemmKernel
     {
         public static int MR => 12;
         public static int NR => 4;
@@ -1159,7 +1159,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
     }
 
     /// <summary>Vector128 micro-kernel, 6×8 tile: 12 accumulators + 2 B vectors + 1 broadcast.</summary>
-    private readonly struct Tile6x8V128 : global::ViTCompiler.Kernels.IGemmKernel
+    private readonly struct Tile6x8V128 : global::ViTCompiler.Infrastructure.IGemmKernel
     {
         public static int MR => 6;
         public static int NR => 8;
@@ -1238,7 +1238,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
     }
 
     /// <summary>scalar micro-kernel, 4×4 tile: 16 scalar accumulators; the path for machines without SIMD.</summary>
-    private readonly struct Tile4x4Scalar : global::ViTCompiler.Kernels.IGemmKernel
+    private readonly struct Tile4x4Scalar : global::ViTCompiler.Infrastructure.IGemmKernel
     {
         public static int MR => 4;
         public static int NR => 4;

@@ -215,7 +215,7 @@ public class LoaderRejectionTests
         HuggingFaceWeights.Save(dir.Path, new OddWidth());
         string path = dir.File("model.safetensors");
         var e = IoAssert.FailsDerived<WeightsMismatchException>(path, () => TimmWeights.Load(path, new OddWidth()), "as timm ViT weights");
-        Assert.Equal(new OddWidth().Config.Layout.TensorCount, e.Missing.Count);
+        Assert.Equal(new OddWidth().Config.Layout.Count, e.Missing.Count);
         IoAssert.Fails(path, () => JaxWeights.Load(path, new OddWidth()), "not a readable zip");
     }
 

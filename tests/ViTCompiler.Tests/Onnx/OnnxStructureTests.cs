@@ -34,7 +34,7 @@ public class OnnxStructureTests(ITestOutputHelper output)
 
         // Every parameter tensor is there once; qkv is split into three transposed weights (and three biases).
         var weights = onnx.Initializers.Where(t => !t.Name.StartsWith("const.", StringComparison.Ordinal)).ToList();
-        int expected = c.Layout.TensorCount + c.Layers * (c.QkvBias ? 4 : 2);
+        int expected = c.Layout.Count + c.Layers * (c.QkvBias ? 4 : 2);
         Assert.Equal(expected, weights.Count);
         Assert.Equal(c.ParameterCount, weights.Sum(t => t.ElementCount));
         Assert.InRange(onnx.Initializers.Count - weights.Count, 1, 12); // a few shared shapes and scalars

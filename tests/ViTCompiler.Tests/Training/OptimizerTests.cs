@@ -24,7 +24,7 @@ public class OptimizerTests
 
     private static bool[] DecayMask(VitConfig config)
     {
-        bool[] mask = new bool[config.Layout.Count];
+        bool[] mask = new bool[config.Layout.ParameterCount];
         foreach (ParameterTensor t in config.Layout)
             for (int i = 0; i < t.Count; i++) mask[t.Offset + i] = t.Kind == ParameterKind.Matrix;
         return mask;
@@ -74,7 +74,7 @@ public class OptimizerTests
     [InlineData(0.1f)]
     public void AdamW_matches_the_scalar_reference_over_several_steps(float weightDecay)
     {
-        int n = (int)Small.Layout.Count;
+        int n = (int)Small.Layout.ParameterCount;
         bool[] decays = DecayMask(Small);
         float[] parameters = Random(n, 1, 0.5);
         double[] p = TestData.ToDouble(parameters), m = new double[n], v = new double[n];
@@ -99,7 +99,7 @@ public class OptimizerTests
     [InlineData(1e-3f)]
     public void Sgd_matches_the_scalar_reference_over_several_steps(float weightDecay)
     {
-        int n = (int)Small.Layout.Count;
+        int n = (int)Small.Layout.ParameterCount;
         bool[] decays = DecayMask(Small);
         float[] parameters = Random(n, 2, 0.5);
         double[] p = TestData.ToDouble(parameters), b = new double[n];
@@ -119,7 +119,7 @@ public class OptimizerTests
     [Fact]
     public void Weight_decay_touches_only_weight_matrices()
     {
-        int n = (int)Small.Layout.Count;
+        int n = (int)Small.Layout.ParameterCount;
         float[] zero = new float[n];
         foreach (Optimizer optimizer in new Optimizer[] { new AdamW(Small.Layout, 0.1f), new Sgd(Small.Layout, 0.9f, 0.1f) })
         {
@@ -147,7 +147,7 @@ public class OptimizerTests
     [Fact]
     public void Exported_state_resumes_bit_for_bit()
     {
-        int n = (int)Small.Layout.Count;
+        int n = (int)Small.Layout.ParameterCount;
         float[] a = Random(n, 4, 0.5);
         var first = new AdamW(Small.Layout, 0.05f);
         for (int t = 0; t < 3; t++) first.Step(a, Random(n, (ulong)(300 + t), 1), 1e-2f);
@@ -193,7 +193,7 @@ public class OptimizerTests
         float[] before = new float[10], after = new float[10];
         model.Forward(pixels, 1, before);
         model.Gradients.Clear();
-        model.TrainStep(pixels, [3], 1, new TrainingOptions(), default);
+        model.TrainStep(pixels, [3], 1, new TrainStepOptions(), default);
         new AdamW(model.Config.Layout).Step(model, 1e-2f);
         model.Forward(pixels, 1, after);
         Assert.NotEqual(before, after); // the packed weights were rebuilt

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using ViTCompiler.IO;
 
 namespace ViTCompiler.Data;
 
@@ -150,7 +151,7 @@ public static class Idx
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"IDX file '{path}' does not exist.", path);
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        FileStream file = FileGuard.OpenRegularFile(path, problem => Corrupt(path, problem), bufferSize: 1 << 16);
         try
         {
             if (file.Length == 0) throw Corrupt(path, "the file is empty (0 bytes); re-download it");

@@ -11,20 +11,20 @@ internal sealed class JsonFields(string path)
         value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int v) ? v
         // Python writes whole floats as 224.0; accept those, nothing fractional.
         : value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double d) && d == Math.Floor(d) && Math.Abs(d) <= int.MaxValue ? (int)d
-        : throw Fail($"'{field}' is {value.GetRawText()}; expected an integer");
+        : throw Fail($"'{field}' is {Echo.Clip(value.GetRawText())}; expected an integer");
 
     public double Double(JsonElement value, string field) =>
-        value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double v) ? v : throw Fail($"'{field}' is {value.GetRawText()}; expected a number");
+        value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double v) ? v : throw Fail($"'{field}' is {Echo.Clip(value.GetRawText())}; expected a number");
 
     public bool Bool(JsonElement value, string field) =>
-        value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : throw Fail($"'{field}' is {value.GetRawText()}; expected true or false");
+        value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : throw Fail($"'{field}' is {Echo.Clip(value.GetRawText())}; expected true or false");
 
     public string String(JsonElement value, string field) =>
-        value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Fail($"'{field}' is {value.GetRawText()}; expected a string");
+        value.ValueKind == JsonValueKind.String ? value.GetString()! : throw Fail($"'{field}' is {Echo.Clip(value.GetRawText())}; expected a string");
 
     public float[] Floats(JsonElement value, string field)
     {
-        if (value.ValueKind != JsonValueKind.Array) throw Fail($"'{field}' is {value.GetRawText()}; expected a list of numbers");
+        if (value.ValueKind != JsonValueKind.Array) throw Fail($"'{field}' is {Echo.Clip(value.GetRawText())}; expected a list of numbers");
         var list = new List<float>();
         foreach (JsonElement item in value.EnumerateArray()) list.Add((float)Double(item, field));
         return list.ToArray();
@@ -35,8 +35,8 @@ internal sealed class JsonFields(string path)
     {
         if (value.ValueKind != JsonValueKind.Array) return Int(value, field);
         int[] sides = value.EnumerateArray().Select(v => Int(v, field)).ToArray();
-        if (sides.Length != 2) throw Fail($"'{field}' is {value.GetRawText()}; expected a number or [height, width]");
-        if (sides[0] != sides[1]) throw Fail($"'{field}' is {value.GetRawText()}; only square images and patches are supported");
+        if (sides.Length != 2) throw Fail($"'{field}' is {Echo.Clip(value.GetRawText())}; expected a number or [height, width]");
+        if (sides[0] != sides[1]) throw Fail($"'{field}' is {Echo.Clip(value.GetRawText())}; only square images and patches are supported");
         return sides[0];
     }
 
@@ -45,13 +45,12 @@ internal sealed class JsonFields(string path)
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = FileGuard.ReadAllBytes(path, FileGuard.MaxConfigBytes, problem => new WeightsFileException(path, problem));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException and not WeightsFileException or UnauthorizedAccessException)
         {
             throw new WeightsFileException(path, "cannot be read: " + e.Message, e);
         }
-        if (bytes.Length > 64 << 20) throw new WeightsFileException(path, $"is {bytes.Length:N0} bytes; a {what} is far smaller");
         try
         {
             JsonDocument document = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow });

@@ -67,9 +67,9 @@ public sealed class NpzFile : IDisposable, ITensorSource
         FileStream stream;
         try
         {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            stream = FileGuard.OpenRegularFile(path, problem => new WeightsFileException(path, problem));
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException and not WeightsFileException or UnauthorizedAccessException)
         {
             throw new WeightsFileException(path, "cannot be opened: " + e.Message, e);
         }
@@ -108,9 +108,9 @@ public sealed class NpzFile : IDisposable, ITensorSource
     /// <summary>Converts array <paramref name="name"/> to floats; <paramref name="destination"/> holds exactly its element count.</summary>
     public void Read(string name, Span<float> destination)
     {
-        if (!_byName.TryGetValue(name, out NpyArrayInfo? array)) throw new WeightsFileException(Path, $"has no array named '{name}'");
+        if (!_byName.TryGetValue(name, out NpyArrayInfo? array)) throw new WeightsFileException(Path, $"has no array named '{Echo.Clip(name)}'");
         if (array.Encoding is not FloatEncoding encoding)
-            throw new WeightsFileException(Path, $"array '{name}' has type '{array.Descr}'; only float16, float32 and float64 can be read");
+            throw new WeightsFileException(Path, $"array '{Echo.Clip(name)}' has type '{Echo.Clip(array.Descr)}'; only float16, float32 and float64 can be read");
         if (destination.Length != array.ElementCount)
             throw new ArgumentException($"Array '{name}' in '{Path}' has {array.ElementCount:N0} elements; the destination holds {destination.Length:N0}.", nameof(destination));
         int size = FloatConversion.Size(encoding);
@@ -125,15 +125,15 @@ public sealed class NpzFile : IDisposable, ITensorSource
                 int count = Math.Min(Chunk, destination.Length - done);
                 int got = stream.ReadAtLeast(buffer.AsSpan(0, count * size), count * size, throwOnEndOfStream: false);
                 if (got < count * size)
-                    throw new WeightsFileException(Path, $"array '{name}' {array.ShapeText} is truncated: its data ends after {(long)done * size + got:N0} of {array.ElementCount * size:N0} bytes");
+                    throw new WeightsFileException(Path, $"array '{Echo.Clip(name)}' {Echo.Clip(array.ShapeText)} is truncated: its data ends after {(long)done * size + got:N0} of {array.ElementCount * size:N0} bytes");
                 FloatConversion.Convert(buffer.AsSpan(0, count * size), encoding, array.BigEndian, destination.Slice(done, count));
             }
             if (stream.ReadByte() >= 0)
-                throw new WeightsFileException(Path, $"array '{name}' {array.ShapeText} has bytes after its {array.ElementCount * size:N0} bytes of data");
+                throw new WeightsFileException(Path, $"array '{Echo.Clip(name)}' {Echo.Clip(array.ShapeText)} has bytes after its {array.ElementCount * size:N0} bytes of data");
         }
         catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException)
         {
-            throw new WeightsFileException(Path, $"entry '{array.EntryName}' cannot be decompressed: {e.Message}", e);
+            throw new WeightsFileException(Path, $"entry '{Echo.Clip(array.EntryName)}' cannot be decompressed: {e.Message}", e);
         }
     }
 
@@ -168,7 +168,7 @@ public sealed class NpzFile : IDisposable, ITensorSource
             string entryName = entry.FullName;
             if (entryName.EndsWith('/') && entry.Length == 0) continue; // a directory record
             if (!entryName.EndsWith(".npy", StringComparison.Ordinal))
-                throw new WeightsFileException(Path, $"entry '{entryName}' is not an .npy array (an npz archive holds only .npy files)");
+                throw new WeightsFileException(Path, $"entry '{Echo.Clip(entryName)}' is not an .npy array (an npz archive holds only .npy files)");
             string name = entryName[..^4];
             NpyArrayInfo info;
             try
@@ -178,22 +178,22 @@ public sealed class NpzFile : IDisposable, ITensorSource
             }
             catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException)
             {
-                throw new WeightsFileException(Path, $"entry '{entryName}' cannot be decompressed: {e.Message}", e);
+                throw new WeightsFileException(Path, $"entry '{Echo.Clip(entryName)}' cannot be decompressed: {e.Message}", e);
             }
-            if (!_byName.TryAdd(name, info)) throw new WeightsFileException(Path, $"holds two arrays named '{name}'");
+            if (!_byName.TryAdd(name, info)) throw new WeightsFileException(Path, $"holds two arrays named '{Echo.Clip(name)}'");
             _arrays.Add(info);
             if (info.Encoding is FloatEncoding encoding)
             {
                 long expected = info.HeaderBytes + info.ElementCount * FloatConversion.Size(encoding);
                 if (entry.Length != expected)
-                    throw new WeightsFileException(Path, $"array '{name}' {info.ShapeText} '{info.Descr}' needs {expected:N0} bytes with its header, but its zip entry is {entry.Length:N0} bytes (truncated or corrupt)");
+                    throw new WeightsFileException(Path, $"array '{Echo.Clip(name)}' {Echo.Clip(info.ShapeText)} '{Echo.Clip(info.Descr)}' needs {expected:N0} bytes with its header, but its zip entry is {entry.Length:N0} bytes (truncated or corrupt)");
             }
         }
     }
 
     private NpyArrayInfo ReadHeader(Stream stream, string name, string entryName)
     {
-        WeightsFileException Fail(string problem) => new(Path, $"array '{entryName}': {problem}");
+        WeightsFileException Fail(string problem) => new(Path, $"array '{Echo.Clip(entryName)}': {problem}");
         Span<byte> prefix = stackalloc byte[12];
         if (stream.ReadAtLeast(prefix[..8], 8, throwOnEndOfStream: false) < 8) throw Fail("is shorter than an .npy header (truncated)");
         if (prefix[0] != 0x93 || !prefix.Slice(1, 5).SequenceEqual("NUMPY"u8))
@@ -217,11 +217,11 @@ public sealed class NpzFile : IDisposable, ITensorSource
         {
             throw Fail(major == 3 ? "has a header that is not UTF-8" : "has a header that is not ASCII");
         }
-        var dict = new PythonLiteral(text, problem => Fail($"has a malformed header ({problem}): {Shorten(text)}")).ReadHeaderDict();
+        var dict = new PythonLiteral(text, problem => Fail($"has a malformed header ({problem}): {Echo.Clip(text, 120)}")).ReadHeaderDict();
         string descr = dict.Descr;
         if (dict.FortranOrder) throw Fail("is stored in Fortran (column-major) order, which is not supported; save it with fortran_order False (np.ascontiguousarray)");
         long count = Shapes.Product(dict.Shape, long.MaxValue / 8);
-        if (count < 0) throw Fail($"has shape {Shapes.Text(dict.Shape)}, too many elements");
+        if (count < 0) throw Fail($"has shape {Echo.Clip(Shapes.Text(dict.Shape))}, too many elements");
         (FloatEncoding? encoding, bool bigEndian) = ParseDescr(descr);
         return new NpyArrayInfo(name, entryName, descr, dict.Shape, count, 8 + lengthBytes + (int)headerLength, encoding, bigEndian);
     }
@@ -235,8 +235,6 @@ public sealed class NpzFile : IDisposable, ITensorSource
         FloatEncoding? encoding = descr[2] switch { '2' => FloatEncoding.F16, '4' => FloatEncoding.F32, '8' => FloatEncoding.F64, _ => null };
         return (encoding, big);
     }
-
-    private static string Shorten(string text) => text.Length <= 120 ? text.TrimEnd() : text[..120] + "…";
 
     private static void Skip(Stream stream, int count, string entry)
     {
@@ -277,8 +275,8 @@ public sealed class NpzFile : IDisposable, ITensorSource
                     case "descr" when descr is null: descr = ReadString(); break;
                     case "fortran_order" when fortran is null: fortran = ReadBool(); break;
                     case "shape" when shape is null: shape = ReadTuple(); break;
-                    case "descr" or "fortran_order" or "shape": throw fail($"'{key}' given twice");
-                    default: throw fail($"unexpected key '{key}'");
+                    case "descr" or "fortran_order" or "shape": throw fail($"'{Echo.Clip(key)}' given twice");
+                    default: throw fail($"unexpected key '{Echo.Clip(key)}'");
                 }
                 SkipSpace();
                 if (Peek() == ',') { _at++; continue; }

@@ -1,91 +1,89 @@
-using System.IO.MemoryMappedFiles;
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Unicode;
+using Microsoft.Win32.SafeHandles;
 
 namespace ViTCompiler.IO;
 
 /// <summary>
 /// A safetensors file opened for reading: the header is parsed and checked in full when the file is opened, and tensor
-/// data is read straight from a read-only memory map (no copy of the file into managed memory; only the tensors asked
-/// for are touched, converted to floats as they are copied out).
+/// data is read from the open file when asked for (only the tensors asked for are read, converted to floats as they are
+/// copied out through a small buffer; the file is never held in managed memory whole).
 /// </summary>
 /// <remarks>
+/// <para>
 /// Layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON (possibly padded with spaces), then the data
 /// section. Checks: N within the file and at most <see cref="MaxHeaderBytes"/>; valid UTF-8 JSON whose root is an
 /// object; every tensor entry has exactly <c>dtype</c> (a known type), <c>shape</c> (non-negative integers) and
 /// <c>data_offsets</c> ([start, end] with end = start + elements × element size); no name twice; ranges inside the data
 /// section, not overlapping, and together covering it without gaps (as the reference implementation requires);
 /// <c>__metadata__</c>, if present, maps strings to strings. Any failure throws <see cref="WeightsFileException"/>.
+/// </para>
+/// <para>
+/// The data is read with positioned reads rather than through a memory map: a mapped file that another program
+/// truncates kills the process with SIGBUS on the next access, while a read simply comes back short. Every read checks
+/// that the file still has the length and modification time it had when opened, so a file shortened, extended or
+/// rewritten in place meanwhile gives a <see cref="WeightsFileException"/> instead of a crash or a mix of two files. (A
+/// file replaced by renaming another over it, as atomic writers do, is no problem: the open file is the old one.)
+/// </para>
 /// </remarks>
-public sealed unsafe class SafeTensorsFile : IDisposable, ITensorSource
+public sealed class SafeTensorsFile : IDisposable, ITensorSource
 {
     /// <summary>The largest header accepted (the reference implementation's limit too).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    private readonly MemoryMappedFile? _map;
-    private readonly MemoryMappedViewAccessor? _view;
-    private byte* _base;
+    private SafeFileHandle? _handle;
+    private readonly long _fileLength;
+    private readonly DateTime _modified;
     private readonly long _dataStart, _dataLength;
     private readonly SafeTensorInfo[] _tensors;
     private readonly Dictionary<string, SafeTensorInfo> _byName;
     private readonly Dictionary<string, string> _metadata;
 
-    private SafeTensorsFile(string path, FileStream stream)
+    private SafeTensorsFile(string path, SafeFileHandle handle)
     {
         Path = path;
-        long fileLength = stream.Length;
-        if (fileLength < 8)
-            throw Fail($"the file is {fileLength} bytes long; a safetensors file starts with an 8-byte header length (truncated or not safetensors)");
+        _handle = handle;
+        _fileLength = RandomAccess.GetLength(handle);
+        _modified = File.GetLastWriteTimeUtc(handle);
+        if (_fileLength < 8)
+            throw Fail($"the file is {_fileLength} bytes long; a safetensors file starts with an 8-byte header length (truncated or not safetensors)");
         Span<byte> prefix = stackalloc byte[8];
-        stream.ReadExactly(prefix);
+        ReadAt(prefix, 0, "the header length");
         ulong headerLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(prefix);
-        if (headerLength > (ulong)(fileLength - 8))
-            throw Fail($"the header length field says {headerLength:N0} bytes, but only {fileLength - 8:N0} bytes follow it (truncated file, or not safetensors)");
+        if (headerLength > (ulong)(_fileLength - 8))
+            throw Fail($"the header length field says {headerLength:N0} bytes, but only {_fileLength - 8:N0} bytes follow it (truncated file, or not safetensors)");
         if (headerLength > MaxHeaderBytes)
             throw Fail($"the header length {headerLength:N0} bytes is above the {MaxHeaderBytes:N0}-byte limit");
         byte[] header = new byte[headerLength];
-        stream.ReadExactly(header);
+        ReadAt(header, 8, "the header");
         _dataStart = 8 + (long)headerLength;
-        _dataLength = fileLength - _dataStart;
+        _dataLength = _fileLength - _dataStart;
         (_tensors, _metadata) = ParseHeader(header);
         _byName = new Dictionary<string, SafeTensorInfo>(_tensors.Length, StringComparer.Ordinal);
         foreach (SafeTensorInfo t in _tensors) _byName[t.Name] = t;
-
-        _map = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-        try
-        {
-            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* pointer = null;
-            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            _base = pointer + _view.PointerOffset;
-        }
-        catch
-        {
-            _view?.Dispose();
-            _map.Dispose();
-            throw;
-        }
     }
 
     /// <summary>Opens and validates <paramref name="path"/>; throws <see cref="WeightsFileException"/> naming the problem.</summary>
     public static SafeTensorsFile Open(string path)
     {
-        FileStream stream;
+        SafeFileHandle handle;
         try
         {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            if (FileGuard.Problem(path) is string problem) throw new WeightsFileException(path, problem);
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException and not WeightsFileException or UnauthorizedAccessException)
         {
             throw new WeightsFileException(path, "cannot be opened: " + e.Message, e);
         }
         try
         {
-            return new SafeTensorsFile(path, stream);
+            return new SafeTensorsFile(path, handle);
         }
         catch (Exception e)
         {
-            stream.Dispose();
+            handle.Dispose();
             if (e is WeightsFileException) throw;
             if (e is IOException or UnauthorizedAccessException) throw new WeightsFileException(path, "cannot be read: " + e.Message, e);
             throw;
@@ -109,7 +107,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable, ITensorSource
 
     /// <summary>The entry for <paramref name="name"/>; throws <see cref="WeightsFileException"/> if absent.</summary>
     public SafeTensorInfo this[string name] =>
-        _byName.TryGetValue(name, out SafeTensorInfo? t) ? t : throw Fail($"has no tensor named '{name}'");
+        _byName.TryGetValue(name, out SafeTensorInfo? t) ? t : throw Fail($"has no tensor named '{Echo.Clip(name)}'");
 
     /// <summary>
     /// Converts tensor <paramref name="name"/> to floats into <paramref name="destination"/>, which must hold exactly its
@@ -119,17 +117,26 @@ public sealed unsafe class SafeTensorsFile : IDisposable, ITensorSource
     {
         SafeTensorInfo t = this[name];
         FloatEncoding encoding = FloatConversion.From(t.DType)
-            ?? throw Fail($"tensor '{name}' is {t.DType.Name()}; only F32, F16, BF16 and F64 can be read as floats");
+            ?? throw Fail($"tensor '{Echo.Clip(name)}' is {t.DType.Name()}; only F32, F16, BF16 and F64 can be read as floats");
         if (destination.Length != t.ElementCount)
-            throw new ArgumentException($"Tensor '{name}' in '{Path}' has {t.ElementCount:N0} elements {t.ShapeText}; the destination holds {destination.Length:N0}.", nameof(destination));
-        ObjectDisposedException.ThrowIf(_base == null, this);
+            throw new ArgumentException($"Tensor '{Echo.Clip(name)}' in '{Path}' has {t.ElementCount:N0} elements {t.ShapeText}; the destination holds {destination.Length:N0}.", nameof(destination));
+        ObjectDisposedException.ThrowIf(_handle is null, this);
         int size = FloatConversion.Size(encoding);
-        const int Chunk = 1 << 20; // elements per span, so no byte span exceeds int.MaxValue
-        for (int done = 0; done < destination.Length; done += Chunk)
+        const int Chunk = 1 << 18; // elements per read: a 1 MiB buffer at 4 bytes each
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Min(destination.Length, Chunk) * size);
+        try
         {
-            int count = Math.Min(Chunk, destination.Length - done);
-            var bytes = new ReadOnlySpan<byte>(_base + _dataStart + t.Start + (long)done * size, count * size);
-            FloatConversion.Convert(bytes, encoding, bigEndian: false, destination.Slice(done, count));
+            for (int done = 0; done < destination.Length; done += Chunk)
+            {
+                int count = Math.Min(Chunk, destination.Length - done);
+                Span<byte> bytes = buffer.AsSpan(0, count * size);
+                ReadAt(bytes, _dataStart + t.Start + (long)done * size, $"tensor '{Echo.Clip(name)}'");
+                FloatConversion.Convert(bytes, encoding, bigEndian: false, destination.Slice(done, count));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -137,22 +144,17 @@ public sealed unsafe class SafeTensorsFile : IDisposable, ITensorSource
     public float[] ReadFloats(string name)
     {
         SafeTensorInfo t = this[name];
-        if (t.ElementCount > Array.MaxLength) throw Fail($"tensor '{name}' has {t.ElementCount:N0} elements, more than one array can hold");
+        if (t.ElementCount > Array.MaxLength) throw Fail($"tensor '{Echo.Clip(name)}' has {t.ElementCount:N0} elements, more than one array can hold");
         float[] values = new float[t.ElementCount];
         Read(name, values);
         return values;
     }
 
-    /// <summary>Unmaps the file.</summary>
+    /// <summary>Closes the file.</summary>
     public void Dispose()
     {
-        if (_base != null)
-        {
-            _base = null;
-            _view!.SafeMemoryMappedViewHandle.ReleasePointer();
-        }
-        _view?.Dispose();
-        _map?.Dispose();
+        _handle?.Dispose();
+        _handle = null;
     }
 
     IEnumerable<string> ITensorSource.Names => _tensors.Select(t => t.Name);
@@ -168,6 +170,28 @@ public sealed unsafe class SafeTensorsFile : IDisposable, ITensorSource
         _byName.TryGetValue(name, out SafeTensorInfo? t) && !t.DType.IsFloatReadable() ? $"{name} is {t.DType.Name()}" : null;
 
     private WeightsFileException Fail(string problem) => new(Path, problem);
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> from <paramref name="offset"/>, first checking that the file is still the one
+    /// that was opened (a changed length or modification time means another program is writing it).
+    /// </summary>
+    private void ReadAt(Span<byte> destination, long offset, string what)
+    {
+        SafeFileHandle handle = _handle!;
+        long length = RandomAccess.GetLength(handle);
+        if (length != _fileLength || File.GetLastWriteTimeUtc(handle) != _modified)
+            throw Fail($"the file changed while it was being read (it was {_fileLength:N0} bytes, now {length:N0}): another program is writing it. " +
+                       "Wait until it has finished, or copy the file first, and try again");
+        int filled = 0;
+        while (filled < destination.Length)
+        {
+            int got = RandomAccess.Read(handle, destination[filled..], offset + filled);
+            if (got == 0)
+                throw Fail($"the file ended while {what} was being read, at byte {offset + filled:N0} of {_fileLength:N0}: another program truncated it. " +
+                           "Wait until it has finished, or copy the file first, and try again");
+            filled += got;
+        }
+    }
 
     private (SafeTensorInfo[], Dictionary<string, string>) ParseHeader(byte[] header)
     {
@@ -190,7 +214,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable, ITensorSource
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (JsonProperty property in root.EnumerateObject())
             {
-                if (!seen.Add(property.Name)) throw Fail($"the header names '{property.Name}' twice");
+                if (!seen.Add(property.Name)) throw Fail($"the header names '{Echo.Clip(property.Name)}' twice");
                 if (property.Name == "__metadata__") ReadMetadata(property.Value, metadata);
                 else tensors.Add(ReadEntry(property.Name, property.Value));
             }
@@ -206,14 +230,14 @@ public sealed unsafe class SafeTensorsFile : IDisposable, ITensorSource
         foreach (JsonProperty entry in value.EnumerateObject())
         {
             if (entry.Value.ValueKind != JsonValueKind.String)
-                throw Fail($"__metadata__ entry '{entry.Name}' is a JSON {entry.Value.ValueKind}; metadata values must be strings");
-            if (!metadata.TryAdd(entry.Name, entry.Value.GetString()!)) throw Fail($"__metadata__ names '{entry.Name}' twice");
+                throw Fail($"__metadata__ entry '{Echo.Clip(entry.Name)}' is a JSON {entry.Value.ValueKind}; metadata values must be strings");
+            if (!metadata.TryAdd(entry.Name, entry.Value.GetString()!)) throw Fail($"__metadata__ names '{Echo.Clip(entry.Name)}' twice");
         }
     }
 
     private SafeTensorInfo ReadEntry(string name, JsonElement value)
     {
-        if (value.ValueKind != JsonValueKind.Object) throw Fail($"the entry for tensor '{name}' is a JSON {value.ValueKind}, not an object");
+        if (value.ValueKind != JsonValueKind.Object) throw Fail($"the entry for tensor '{Echo.Clip(name)}' is a JSON {value.ValueKind}, not an object");
         string? dtypeName = null;
         long[]? shape = null, offsets = null;
         foreach (JsonProperty field in value.EnumerateObject())
@@ -221,7 +245,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable, ITensorSource
             switch (field.Name)
             {
                 case "dtype" when dtypeName is null:
-                    if (field.Value.ValueKind != JsonValueKind.String) throw Fail($"tensor '{name}': dtype is a JSON {field.Value.ValueKind}, not a string");
+                    if (field.Value.ValueKind != JsonValueKind.String) throw Fail($"tensor '{Echo.Clip(name)}': dtype is a JSON {field.Value.ValueKind}, not a string");
                     dtypeName = field.Value.GetString()!;
                     break;
                 case "shape" when shape is null:
@@ -231,37 +255,37 @@ public sealed unsafe class SafeTensorsFile : IDisposable, ITensorSource
                     offsets = ReadIntegers(name, "data_offsets", field.Value);
                     break;
                 case "dtype" or "shape" or "data_offsets":
-                    throw Fail($"tensor '{name}' gives {field.Name} twice");
+                    throw Fail($"tensor '{Echo.Clip(name)}' gives {field.Name} twice");
                 default:
-                    throw Fail($"tensor '{name}' has an unknown field '{field.Name}' (expected dtype, shape, data_offsets)");
+                    throw Fail($"tensor '{Echo.Clip(name)}' has an unknown field '{Echo.Clip(field.Name)}' (expected dtype, shape, data_offsets)");
             }
         }
-        if (dtypeName is null) throw Fail($"tensor '{name}' has no dtype");
-        if (shape is null) throw Fail($"tensor '{name}' has no shape");
-        if (offsets is null) throw Fail($"tensor '{name}' has no data_offsets");
-        if (!SafeTensorsDTypes.TryParse(dtypeName, out SafeTensorsDType type)) throw Fail($"tensor '{name}' has unknown dtype '{dtypeName}'");
-        if (offsets.Length != 2) throw Fail($"tensor '{name}': data_offsets has {offsets.Length} numbers; it must be [start, end]");
+        if (dtypeName is null) throw Fail($"tensor '{Echo.Clip(name)}' has no dtype");
+        if (shape is null) throw Fail($"tensor '{Echo.Clip(name)}' has no shape");
+        if (offsets is null) throw Fail($"tensor '{Echo.Clip(name)}' has no data_offsets");
+        if (!SafeTensorsDTypes.TryParse(dtypeName, out SafeTensorsDType type)) throw Fail($"tensor '{Echo.Clip(name)}' has unknown dtype '{Echo.Clip(dtypeName)}'");
+        if (offsets.Length != 2) throw Fail($"tensor '{Echo.Clip(name)}': data_offsets has {offsets.Length} numbers; it must be [start, end]");
         long start = offsets[0], end = offsets[1];
-        if (start > end) throw Fail($"tensor '{name}': data_offsets [{start}, {end}] ends before it starts");
+        if (start > end) throw Fail($"tensor '{Echo.Clip(name)}': data_offsets [{start}, {end}] ends before it starts");
         if (end > _dataLength)
-            throw Fail($"tensor '{name}': data_offsets [{start}, {end}] run past the end of the data section ({_dataLength:N0} bytes; truncated file?)");
+            throw Fail($"tensor '{Echo.Clip(name)}': data_offsets [{start}, {end}] run past the end of the data section ({_dataLength:N0} bytes; truncated file?)");
         long count = Shapes.Product(shape, long.MaxValue / type.Size());
-        if (count < 0) throw Fail($"tensor '{name}': shape {Shapes.Text(shape)} has more elements than any file can hold");
+        if (count < 0) throw Fail($"tensor '{Echo.Clip(name)}': shape {Echo.Clip(Shapes.Text(shape))} has more elements than any file can hold");
         long bytes = count * type.Size();
         if (end - start != bytes)
-            throw Fail($"tensor '{name}': shape {Shapes.Text(shape)} of {type.Name()} needs {bytes:N0} bytes, but data_offsets [{start}, {end}] span {end - start:N0}");
+            throw Fail($"tensor '{Echo.Clip(name)}': shape {Echo.Clip(Shapes.Text(shape))} of {type.Name()} needs {bytes:N0} bytes, but data_offsets [{start}, {end}] span {end - start:N0}");
         return new SafeTensorInfo(name, type, shape, count, start, end);
     }
 
     private long[] ReadIntegers(string name, string field, JsonElement value)
     {
-        if (value.ValueKind != JsonValueKind.Array) throw Fail($"tensor '{name}': {field} is a JSON {value.ValueKind}, not an array");
+        if (value.ValueKind != JsonValueKind.Array) throw Fail($"tensor '{Echo.Clip(name)}': {field} is a JSON {value.ValueKind}, not an array");
         long[] result = new long[value.GetArrayLength()];
         int i = 0;
         foreach (JsonElement item in value.EnumerateArray())
         {
             if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt64(out long v) || v < 0)
-                throw Fail($"tensor '{name}': {field} holds {item.GetRawText()}; it must hold non-negative integers");
+                throw Fail($"tensor '{Echo.Clip(name)}': {field} holds {Echo.Clip(item.GetRawText())}; it must hold non-negative integers");
             result[i++] = v;
         }
         return result;

@@ -33,10 +33,10 @@ public static class Weights
         int read;
         try
         {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            using FileStream stream = FileGuard.OpenRegularFile(path, problem => new WeightsFileException(path, problem), bufferSize: 1);
             read = stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException and not WeightsFileException or UnauthorizedAccessException)
         {
             throw new WeightsFileException(path, "cannot be opened: " + e.Message, e);
         }

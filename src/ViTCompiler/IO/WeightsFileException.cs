@@ -49,6 +49,9 @@ public sealed class WeightsMismatchException : WeightsFileException
     /// <summary>Tensors whose element type cannot be converted to 32-bit floats.</summary>
     public IReadOnlyList<string> Unreadable { get; }
 
+    /// <summary>Items of each kind listed in the message (all are in the properties).</summary>
+    private const int MaxListed = 12;
+
     private static string Describe(string what, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected,
         IReadOnlyList<string> wrongShape, IReadOnlyList<string> unreadable, IReadOnlyList<string> hints)
     {
@@ -58,7 +61,8 @@ public sealed class WeightsMismatchException : WeightsFileException
         {
             if (items.Count == 0) return;
             text.Append('\n').Append(title).Append(" (").Append(items.Count).Append("):");
-            foreach (string item in items) text.Append("\n  ").Append(item);
+            // A file of another model can differ in hundreds of tensors; the first few say what is wrong, the properties hold all.
+            foreach (string item in Echo.Few(items, MaxListed)) text.Append("\n  ").Append(Echo.Clip(item, 2 * Echo.MaxChars));
         }
         Section("missing", missing);
         Section("unexpected", unexpected);

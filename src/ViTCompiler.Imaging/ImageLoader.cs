@@ -13,6 +13,7 @@ using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 using SixLabors.ImageSharp.Processing.Processors.Transforms;
+using ViTCompiler.IO;
 
 namespace ViTCompiler.Imaging;
 
@@ -31,18 +32,19 @@ public sealed record ImageBatch(float[] Pixels, int Count, IReadOnlyList<string>
 /// crop, normalise, and write C × S × S floats. Safe to use from several threads at once.
 /// </summary>
 /// <remarks>
-/// Files are treated as untrusted. Each is read whole (up to <see cref="ImagePreprocessing.MaxFileBytes"/>), its
-/// format and dimensions are identified from the header alone, and it is refused before decoding when it declares
-/// more than <see cref="ImagePreprocessing.MaxPixels"/> pixels, has an extension naming a different format, or
-/// is not an image. Animated GIF and multi-page TIFF files are decoded to their first frame only. Whatever the
-/// decoder throws is turned into one <see cref="ImageLoadException"/> naming the file.
+/// Files are treated as untrusted. Each must be a regular file (not a pipe or device) and is read whole (up to
+/// <see cref="ImagePreprocessing.MaxFileBytes"/>); a PNG's chunks must be complete, with correct checksums and an end
+/// chunk, and a JPEG must have its end marker (see <see cref="ImagePreprocessing.AllowTruncatedJpeg"/>). The format and
+/// dimensions are identified from the header alone, and a file is refused before decoding when it declares more than
+/// <see cref="ImagePreprocessing.MaxPixels"/> pixels, has an extension naming a different format, or is not an image.
+/// Metadata (text, EXIF, ICC profiles) is not decoded at all. Animated GIF and multi-page TIFF files are decoded to
+/// their first frame only. Whatever the decoder throws, running out of memory included, is turned into one
+/// <see cref="ImageLoadException"/> naming the file, so one bad file never ends a batch.
 /// EXIF orientation is not applied, matching PIL's <c>Image.open</c> and therefore HuggingFace and torchvision.
 /// </remarks>
 public sealed class ImageLoader
 {
     private readonly Configuration _configuration;
-    private readonly GifDecoder _gifDecoder = new() { DecodingMode = FrameDecodingMode.First };
-    private readonly TiffDecoder _tiffDecoder = new() { DecodingMode = FrameDecodingMode.First };
     private readonly IResampler _resampler;
 
     /// <summary>A loader with <paramref name="options"/> (default: <see cref="ImagePreprocessing.Google"/> at 224).</summary>
@@ -54,6 +56,15 @@ public sealed class ImageLoader
         _configuration = new Configuration(
             new PngConfigurationModule(), new JpegConfigurationModule(), new GifConfigurationModule(), new BmpConfigurationModule(),
             new PbmConfigurationModule(), new TgaConfigurationModule(), new TiffConfigurationModule(), new WebpConfigurationModule());
+        // Metadata is never used here (EXIF orientation is not applied, colour profiles are not converted), so the decoders
+        // skip it. That also closes a door: a PNG's zTXt/iTXt text chunks are zlib streams that ImageSharp would otherwise
+        // inflate whole, during Identify and before any size check, so 1 MB of file could demand gigabytes (issue 10).
+        ImageFormatManager formats = _configuration.ImageFormatsManager;
+        formats.SetDecoder(PngFormat.Instance, new PngDecoder { IgnoreMetadata = true });
+        formats.SetDecoder(JpegFormat.Instance, new JpegDecoder { IgnoreMetadata = true });
+        formats.SetDecoder(GifFormat.Instance, new GifDecoder { IgnoreMetadata = true, DecodingMode = FrameDecodingMode.First });
+        formats.SetDecoder(TiffFormat.Instance, new TiffDecoder { IgnoreMetadata = true, DecodingMode = FrameDecodingMode.First });
+        formats.SetDecoder(WebpFormat.Instance, new WebpDecoder { IgnoreMetadata = true });
         _resampler = Options.Resampling switch
         {
             Resampling.Bicubic => KnownResamplers.Bicubic,
@@ -141,7 +152,7 @@ public sealed class ImageLoader
             }
         }
         catch (ImageLoadException) { throw; }
-        catch (Exception e) when (e is ImageProcessingException or InvalidOperationException or OutOfMemoryException or SixLabors.ImageSharp.Memory.InvalidMemoryOperationException)
+        catch (Exception e) when (e is ImageProcessingException or InvalidOperationException || IsMemoryFailure(e))
         {
             throw new ImageLoadException(name, $"resizing failed ({e.Message}).", e);
         }
@@ -201,13 +212,16 @@ public sealed class ImageLoader
     {
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists)
+            if (!File.Exists(path))
                 throw new ImageLoadException(path, Directory.Exists(path) ? "this is a folder, not an image file." : "the file does not exist.");
-            if (info.Length == 0) throw new ImageLoadException(path, "the file is empty (0 bytes).");
-            if (info.Length > Options.MaxFileBytes)
-                throw new ImageLoadException(path, $"the file is {info.Length:N0} bytes, above the limit of {Options.MaxFileBytes:N0} (ImagePreprocessing.MaxFileBytes); raise the limit only for files you trust.");
-            return File.ReadAllBytes(path);
+            using FileStream stream = FileGuard.OpenRegularFile(path, problem => new ImageLoadException(path, $"this {problem}."), bufferSize: 1);
+            long length = stream.Length;
+            if (length == 0) throw new ImageLoadException(path, "the file is empty (0 bytes).");
+            if (length > Options.MaxFileBytes)
+                throw new ImageLoadException(path, $"the file is {length:N0} bytes, above the limit of {Options.MaxFileBytes:N0} (ImagePreprocessing.MaxFileBytes); raise the limit only for files you trust.");
+            byte[] bytes = new byte[length];
+            stream.ReadExactly(bytes);
+            return bytes;
         }
         catch (Exception e) when (e is IOException and not ImageLoadException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -218,6 +232,10 @@ public sealed class ImageLoader
     /// <summary>Identifies, checks and decodes; every failure becomes an <see cref="ImageLoadException"/>.</summary>
     private Image<Rgb24> Decode(byte[] encoded, string name)
     {
+        // The chunk structure first: a cut-off PNG decodes "successfully" with its missing rows black.
+        if (encoded.AsSpan().StartsWith(PngSignature) && PngChunks.Problem(encoded) is string damaged)
+            throw new ImageLoadException(name, $"{damaged} (an interrupted download or copy?); re-download or re-export the file.");
+
         IImageInfo? info;
         IImageFormat? format;
         try
@@ -229,7 +247,11 @@ public sealed class ImageLoader
             info = null;
             format = null;
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (IsMemoryFailure(e))
+        {
+            throw OutOfMemory(name, e);
+        }
+        catch (Exception e)
         {
             throw new ImageLoadException(name, $"the image header is damaged, so its size cannot be read ({e.Message.TrimEnd('.')}); re-download or re-export the file.", e);
         }
@@ -254,17 +276,15 @@ public sealed class ImageLoader
                 "the JPEG data is truncated: the image data has no end-of-image marker (an interrupted download or copy?). " +
                 "Set ImagePreprocessing.AllowTruncatedJpeg to decode what is there, with the missing part grey.");
 
-        IImageDecoder decoder = format switch
-        {
-            GifFormat => _gifDecoder,
-            TiffFormat => _tiffDecoder,
-            _ => _configuration.ImageFormatsManager.FindDecoder(format),
-        };
         try
         {
-            return Image.Load<Rgb24>(_configuration, encoded, decoder);
+            return Image.Load<Rgb24>(_configuration, encoded, _configuration.ImageFormatsManager.FindDecoder(format));
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (IsMemoryFailure(e))
+        {
+            throw OutOfMemory(name, e);
+        }
+        catch (Exception e)
         {
             string what = e switch
             {
@@ -275,6 +295,14 @@ public sealed class ImageLoader
             throw new ImageLoadException(name, $"the {format.Name} data {what} ({e.Message.TrimEnd('.')}); re-download or re-export the file.", e);
         }
     }
+
+    private static ReadOnlySpan<byte> PngSignature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+    // One image that needs more memory than there is must not end a batch: its arrays are garbage once this unwinds.
+    private static bool IsMemoryFailure(Exception e) => e is OutOfMemoryException or SixLabors.ImageSharp.Memory.InvalidMemoryOperationException;
+
+    private static ImageLoadException OutOfMemory(string name, Exception e) =>
+        new(name, $"decoding it needs more memory than is available ({e.Message.TrimEnd('.')}); lower ImagePreprocessing.MaxPixels, or decode it on a larger machine.", e);
 
     /// <summary>
     /// Whether a JPEG's compressed image data is followed by an end-of-image marker (FF D9). The decoder fills a

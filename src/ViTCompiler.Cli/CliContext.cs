@@ -64,8 +64,38 @@ internal sealed class CliContext(TextWriter output, TextWriter error)
     private int Fail(int code, string message, Exception e)
     {
         Output.Flush();
-        Error.WriteLine("vit: " + message);
-        if (Environment.GetEnvironmentVariable("VIT_DEBUG") is "1" or "true") Error.WriteLine(e.ToString());
+        bool debug = Environment.GetEnvironmentVariable("VIT_DEBUG") is "1" or "true";
+        Error.WriteLine("vit: " + (debug ? message : Bounded(WithoutParameterNote(message, e))));
+        if (debug) Error.WriteLine(e.ToString());
         return code;
+    }
+
+    /// <summary>Longest line and most lines of an error message printed (VIT_DEBUG=1 prints it whole).</summary>
+    internal const int MaxLineChars = 400, MaxLines = 24;
+
+    /// <summary>
+    /// The message cut to <see cref="MaxLines"/> lines of at most <see cref="MaxLineChars"/> characters: a hostile file
+    /// can make a loader quote a 5,000-digit number or list every one of its tensors.
+    /// </summary>
+    internal static string Bounded(string message)
+    {
+        string[] lines = message.Split('\n');
+        var kept = new List<string>(Math.Min(lines.Length, MaxLines));
+        foreach (string line in lines.Take(lines.Length > MaxLines ? MaxLines - 1 : MaxLines))
+            kept.Add(line.Length <= MaxLineChars ? line : $"{line[..MaxLineChars]}… ({line.Length - MaxLineChars:N0} more characters)");
+        if (lines.Length > MaxLines) kept.Add($"… and {lines.Length - kept.Count:N0} more lines (set VIT_DEBUG=1 to see them all)");
+        return string.Join('\n', kept);
+    }
+
+    /// <summary>
+    /// An argument exception's message without what .NET appends for programmers: " (Parameter 'name')" and "Actual
+    /// value was …". The sentence before says it for people.
+    /// </summary>
+    private static string WithoutParameterNote(string message, Exception e)
+    {
+        if (e is ArgumentOutOfRangeException { ActualValue: not null } && message.IndexOf("\nActual value was ", StringComparison.Ordinal) is int at and >= 0)
+            message = message[..at].TrimEnd('\r');
+        if (e is ArgumentException { ParamName: string name }) message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+        return message;
     }
 }

@@ -23,6 +23,9 @@ public static class ExitCodes
 
     /// <summary><c>vit train</c> was stopped by Ctrl-C after saving its checkpoint (the shell's code for SIGINT).</summary>
     public const int Interrupted = 130;
+
+    /// <summary><c>vit train</c> was stopped by SIGTERM (<c>kill</c>, a batch scheduler) after saving its checkpoint (the shell's code for SIGTERM).</summary>
+    public const int Terminated = 143;
 }
 
 /// <summary>A failure that is the user's to fix: its message is printed as is, without a stack trace.</summary>

@@ -13,6 +13,9 @@ internal static class TrainingData
     /// <summary>Share of an image folder held out for evaluation when no <c>--test</c> folder is given.</summary>
     private const int HoldOutPercent = 10;
 
+    /// <summary>Share of a lone IDX test split held out for evaluation (2,000 of Fashion-MNIST's 10,000), and the most held out.</summary>
+    private const int TestSplitHoldOutPercent = 20, TestSplitHoldOutMax = 2000;
+
     /// <summary>The training set and, when there is one, the set evaluated after each epoch.</summary>
     public static (LabeledImages Train, LabeledImages? Test, string Description) ForTraining(string folder, string? testFolder, VitConfig config, ulong seed, CliContext context)
     {
@@ -24,8 +27,16 @@ internal static class TrainingData
                 LabeledImages test = testFolder is null ? FashionMnist.LoadTest(folder) : ForEvaluation(testFolder, config, context).Images;
                 return (FashionMnist.LoadTrain(folder), test, $"IDX files in '{folder}' (train and t10k splits)");
             }
-            // Only the t10k split (as data/fashion-mnist ships): its order is random, so its last 2,000 images are a fair test set.
-            (LabeledImages first, LabeledImages last) = FashionMnist.LoadTest(folder).SplitLast(2000);
+            WarnUnpaired(folder, FashionMnist.TrainImagesFile, FashionMnist.TrainLabelsFile, context);
+            // Only the t10k split (as data/fashion-mnist ships): its order is random, so its last fifth is a fair test set.
+            LabeledImages split = FashionMnist.LoadTest(folder);
+            int holdOut = Math.Min(TestSplitHoldOutMax, split.Count * TestSplitHoldOutPercent / 100);
+            if (holdOut == 0)
+            {
+                context.Note($"'{folder}' holds only a t10k split of {split.Count} images, too few to hold some out; training on all of them{(testFolder is null ? " without a test set" : "")}.");
+                return (split, testFolder is null ? null : ForEvaluation(testFolder, config, context).Images, $"IDX t10k split in '{folder}'");
+            }
+            (LabeledImages first, LabeledImages last) = split.SplitLast(holdOut);
             context.Note($"'{folder}' holds only the t10k split; training on its first {first.Count:N0} images and testing on the last {last.Count:N0}.");
             return (first, testFolder is null ? last : ForEvaluation(testFolder, config, context).Images, $"IDX t10k split in '{folder}'");
         }
@@ -68,9 +79,18 @@ internal static class TrainingData
         if (!Directory.Exists(folder)) throw CliException.File($"data folder '{folder}' does not exist.");
     }
 
-    private static bool IsIdx(string folder) =>
-        new[] { FashionMnist.TrainImagesFile, FashionMnist.TestImagesFile }.Any(stem =>
-            File.Exists(Path.Combine(folder, stem)) || File.Exists(Path.Combine(folder, stem + ".gz")));
+    private static bool IsIdx(string folder) => Has(folder, FashionMnist.TrainImagesFile) || Has(folder, FashionMnist.TestImagesFile);
+
+    private static bool Has(string folder, string stem) => File.Exists(Path.Combine(folder, stem)) || File.Exists(Path.Combine(folder, stem + ".gz"));
+
+    /// <summary>Says so when one file of a split is there without the other: images without labels cannot be trained on.</summary>
+    private static void WarnUnpaired(string folder, string images, string labels, CliContext context)
+    {
+        if (Has(folder, images) && !Has(folder, labels))
+            context.Warn($"'{folder}' has {images} but no {labels} (or .gz): those images have no labels and are not used.");
+        else if (!Has(folder, images) && Has(folder, labels))
+            context.Warn($"'{folder}' has {labels} but no {images} (or .gz): those labels have no images and are not used.");
+    }
 
     private static LabeledImages LoadImageFolder(string folder, VitConfig config, CliContext context)
     {
@@ -79,6 +99,13 @@ internal static class TrainingData
         ImageFolderDataset data = ImageFolder.Load(folder, preprocessing);
         foreach (ImageLoadFailure failure in data.Failures.Take(10)) context.Warn($"skipping '{failure.Path}': {failure.Error}");
         if (data.Failures.Count > 10) context.Warn($"… and {data.Failures.Count - 10} more images that could not be used.");
+        // Images beside the class folders have no class, so no label: say so rather than train without them unnoticed.
+        string[] unlabelled = Directory.EnumerateFiles(folder).Where(f => ImageFolder.ImageExtensions.Contains(Path.GetExtension(f))).ToArray();
+        if (unlabelled.Length > 0)
+            context.Warn($"{unlabelled.Length:N0} image{(unlabelled.Length == 1 ? "" : "s")} directly in '{folder}' (e.g. '{Path.GetFileName(unlabelled[0])}') " +
+                         "are in no class folder, so have no label, and are not used; move them into <folder>/<class name>/.");
+        if (data.Ignored.Count > 0)
+            context.Note($"ignored {data.Ignored.Count:N0} file{(data.Ignored.Count == 1 ? "" : "s")} in the class folders that are not images by their extension (e.g. '{data.Ignored[0]}').");
         if (data.Images.Count == 0) throw CliException.File($"image folder '{folder}' has no usable images.");
         return data.Images;
     }

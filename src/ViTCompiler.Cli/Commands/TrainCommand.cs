@@ -102,10 +102,11 @@ internal static class TrainCommand
                              (changed.Count == 0 ? "." : $" with changed settings: {string.Join("; ", changed)}."));
             }
             TrainingResult result;
+            // Ctrl-C and SIGTERM both stop after the current step with a checkpoint, until the report is written.
+            using ConsoleCancellation stop = ConsoleCancellation.Install(context.Error);
             try
             {
-                using ConsoleCancellation ctrlC = ConsoleCancellation.Install(context.Error);
-                result = trainer.Run(ctrlC.Token);
+                result = trainer.Run(stop.Token);
             }
             catch (TrainingDivergedException e)
             {
@@ -114,7 +115,7 @@ internal static class TrainCommand
 
             if (result.Checkpoint is not null) Annotate(result.Checkpoint, ClassNamesOf(train, config), options.Normalization);
             Report(context, result, parse.GetValue(json));
-            return result.Cancelled ? ExitCodes.Interrupted : ExitCodes.Ok;
+            return !result.Cancelled ? ExitCodes.Ok : stop.Signal == System.Runtime.InteropServices.PosixSignal.SIGTERM ? ExitCodes.Terminated : ExitCodes.Interrupted;
         }));
         return command;
     }

@@ -22,6 +22,8 @@ public sealed partial class Trainer
     /// <summary>Metadata key marking a checkpoint that a <see cref="Trainer"/> can resume.</summary>
     public const string FormatKey = "trainer.format";
 
+    private WriterLock? _checkpointLock;
+
     /// <summary>The current trainer-state format.</summary>
     public const string FormatVersion = "vitcompiler-trainer/1";
 
@@ -74,6 +76,37 @@ public sealed partial class Trainer
         VitCheckpoint.Save(full, _model, state.Blocks, metadata);
         _lastCheckpoint = path;
         _lastCheckpointStep = _step;
+    }
+
+    /// <summary>
+    /// As a run starts, before any work: claims <see cref="TrainerOptions.CheckpointPath"/> for this trainer (a lock file
+    /// beside it, so a second run writing the same checkpoint is refused with the holder's process id), which also proves
+    /// its folder writable, and deletes temporary files an interrupted save of it left behind.
+    /// </summary>
+    /// <exception cref="IOException">The checkpoint cannot be written there, or another run is writing it.</exception>
+    private void ClaimCheckpoint()
+    {
+        if (Options.CheckpointPath is not string path || _checkpointLock is not null) return;
+        string full;
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            full = AtomicFile.CheckTarget(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"Cannot write checkpoints to '{path}' ({e.Message}); choose another checkpoint path. (Checked before training, so no work is lost.)", e);
+        }
+        _checkpointLock = WriterLock.Acquire(full, $"training checkpoint of {_model.Config}");
+        int removed = AtomicFile.DeleteLeftovers(full);
+        if (removed > 0) _progress.Message($"Removed {removed} temporary file{(removed == 1 ? "" : "s")} that an interrupted save of '{path}' left behind.");
+    }
+
+    /// <summary>Releases what <see cref="ClaimCheckpoint"/> took.</summary>
+    private void ReleaseCheckpoint()
+    {
+        _checkpointLock?.Dispose();
+        _checkpointLock = null;
     }
 
     private void SaveCheckpointIfNew(string path)

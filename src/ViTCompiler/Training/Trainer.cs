@@ -46,8 +46,12 @@ public sealed record TrainingResult(long Step, long TotalSteps, bool Completed, 
 /// stops training with a <see cref="TrainingDivergedException"/>, and nothing is written, so the last good checkpoint
 /// survives. The trainer cannot continue after that: resume a new one from the checkpoint.</para>
 /// <para><b>Stopping.</b> Cancelling the token passed to <see cref="Run(CancellationToken)"/> (e.g. with
-/// <see cref="ConsoleCancellation"/> on Ctrl-C) stops at the next step boundary, after saving a checkpoint when
+/// <see cref="ConsoleCancellation"/> on Ctrl-C or SIGTERM) stops at the next step boundary, after saving a checkpoint when
 /// <see cref="TrainerOptions.CheckpointPath"/> is set.</para>
+/// <para><b>The checkpoint file.</b> While <see cref="Run(CancellationToken)"/> runs, the checkpoint path is claimed through a
+/// lock file beside it (<c>&lt;checkpoint&gt;.lock</c>, holding the process id), so a second run writing the same file fails
+/// at its start instead of both overwriting it in turn; the claim also checks, before any training, that the folder is
+/// writable. Every save is atomic: the file is always the previous checkpoint or the new one, never a mix.</para>
 /// </remarks>
 public sealed partial class Trainer : IDisposable
 {
@@ -186,10 +190,12 @@ public sealed partial class Trainer : IDisposable
     /// </summary>
     /// <exception cref="TrainingDivergedException">A NaN or infinity appeared; nothing was saved after it.</exception>
     /// <exception cref="InvalidOperationException">An earlier call failed part-way (see the message).</exception>
+    /// <exception cref="IOException">The checkpoint path cannot be written, or another run is writing it (checked before the first step).</exception>
     public TrainingResult Run(long stopAtStep, CancellationToken cancellationToken = default)
     {
         if (_broken is not null) throw new InvalidOperationException(_broken);
         long target = Math.Min(stopAtStep, TotalSteps);
+        ClaimCheckpoint();
         _session.Start();
         bool cancelled = false;
         try
@@ -248,6 +254,7 @@ public sealed partial class Trainer : IDisposable
         finally
         {
             _session.Stop();
+            ReleaseCheckpoint();
             _metrics?.Dispose();
             _metrics = null;
         }

@@ -95,7 +95,11 @@ public sealed partial class Trainer
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"Cannot write checkpoints to '{path}' ({e.Message}); choose another checkpoint path. (Checked before training, so no work is lost.)", e);
+            // "The file '/x/a' already exists" is what creating /x/a/b says when a is a file: say it the user's way.
+            string? blocking = Path.GetDirectoryName(Path.GetFullPath(path));
+            while (blocking is not null && !File.Exists(blocking) && !Directory.Exists(blocking)) blocking = Path.GetDirectoryName(blocking);
+            string why = blocking is not null && File.Exists(blocking) ? $"'{blocking}' is a file, not a folder" : e.Message.TrimEnd('.');
+            throw new IOException($"Cannot write checkpoints to '{path}': {why}. Choose another checkpoint path (checked before training, so no work is lost).", e);
         }
         _checkpointLock = WriterLock.Acquire(full, $"training checkpoint of {_model.Config}");
         int removed = AtomicFile.DeleteLeftovers(full);

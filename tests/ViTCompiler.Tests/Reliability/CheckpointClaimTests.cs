@@ -74,7 +74,7 @@ public class CheckpointClaimTests
         int steps = 0;
         trainer.StepCompleted += _ => steps++;
         var e = Assert.Throws<IOException>(() => trainer.Run());
-        Assert.Contains($"Cannot write checkpoints to '{checkpoint}'", e.Message);
+        Assert.Contains($"Cannot write checkpoints to '{checkpoint}': '{folder.File("file")}' is a file, not a folder", e.Message);
         Assert.Equal(0, steps);
 
         // The trainer is not spoiled by it: pointed elsewhere it would run; here, the same one runs once the path works.

@@ -187,7 +187,7 @@ internal static class ConfigJson
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(FileGuard.ReadAllBytes(path, FileGuard.MaxConfigBytes, problem => CliException.File($"config '{path}' {problem}.")));
+            document = JsonDocument.Parse(FileGuard.ReadAllText(path, FileGuard.MaxConfigBytes, problem => CliException.File($"config '{path}' {problem}.")));
         }
         catch (JsonException e)
         {

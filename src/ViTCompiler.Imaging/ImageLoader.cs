@@ -271,6 +271,10 @@ public sealed class ImageLoader
                 $"the {format.Name} header declares {info.Width:N0} × {info.Height:N0} = {pixels:N0} pixels, above the limit of {Options.MaxPixels:N0} " +
                 "(ImagePreprocessing.MaxPixels), so it was not decoded; raise the limit only for files you trust.");
 
+        // After the pixel limit, which bounds the inflating this does.
+        if (format is PngFormat && PngChunks.ImageDataProblem(encoded) is string shortData)
+            throw new ImageLoadException(name, $"{shortData}; re-download or re-export the file.");
+
         if (format is JpegFormat && !Options.AllowTruncatedJpeg && !HasJpegEnd(encoded))
             throw new ImageLoadException(name,
                 "the JPEG data is truncated: the image data has no end-of-image marker (an interrupted download or copy?). " +

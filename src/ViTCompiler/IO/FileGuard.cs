@@ -52,6 +52,16 @@ public static class FileGuard
         return bytes;
     }
 
+    /// <summary>
+    /// As <see cref="ReadAllBytes"/>, decoded as <see cref="File.ReadAllText(string)"/> decodes (UTF-8 unless a byte-order
+    /// mark says otherwise; invalid bytes become U+FFFD).
+    /// </summary>
+    public static string ReadAllText(string path, long maxBytes, Func<string, Exception> fail)
+    {
+        using var reader = new StreamReader(new MemoryStream(ReadAllBytes(path, maxBytes, fail)), detectEncodingFromByteOrderMarks: true);
+        return reader.ReadToEnd();
+    }
+
     internal static string? Problem(FileKind kind) => kind switch
     {
         FileKind.Regular => null,

@@ -202,6 +202,7 @@ public static class HuggingFaceWeights
         labels ??= Enumerable.Range(0, classes).Select(i => $"LABEL_{i}").ToArray();
         config = config with { Classes = classes };
         if (config.Problem() is string problem) throw json.Fail($"describes an invalid configuration: {problem}");
+        weights?.CheckCanHold(config, $"'{configPath}'", headInFile: classifierRows is not null);
 
         string preprocessorPath = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(configPath))!, PreprocessorFileName);
         ImagePreprocessing? preprocessing = File.Exists(preprocessorPath) ? ReadPreprocessing(preprocessorPath) : null;

@@ -51,6 +51,9 @@ internal sealed class JsonFields(string path)
         {
             throw new WeightsFileException(path, "cannot be read: " + e.Message, e);
         }
+        // JsonDocument checks the structure but not the bytes inside strings; reading such a string later would throw
+        // InvalidOperationException far from here (found by the hostile corpus).
+        if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new WeightsFileException(path, $"is not valid UTF-8 text; a {what} is UTF-8 JSON");
         try
         {
             JsonDocument document = JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow });

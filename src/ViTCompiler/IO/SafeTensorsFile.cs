@@ -99,6 +99,24 @@ public sealed class SafeTensorsFile : IDisposable, ITensorSource
     /// <summary>The <c>__metadata__</c> strings (empty when the header has none).</summary>
     public IReadOnlyDictionary<string, string> Metadata => _metadata;
 
+    /// <summary>
+    /// Returns <paramref name="config"/> after checking that this file's tensors could hold its parameters (at least 2
+    /// bytes each, the smallest float type); <paramref name="source"/> names where the configuration was read. A recorded
+    /// configuration is taken on trust otherwise, and a 6 kB file claiming a 2-billion-parameter model made vit allocate
+    /// 8 GB before the tensor shapes could show it was wrong.
+    /// </summary>
+    /// <param name="config">The configuration the file records (or that lies beside it).</param>
+    /// <param name="source">Where it was read, for the message: "metadata 'vit.config'", a config.json path.</param>
+    /// <param name="headInFile">False for files that carry no classifier (HuggingFace ViTModel): only the rest is counted.</param>
+    internal VitConfig CheckCanHold(VitConfig config, string source, bool headInFile = true)
+    {
+        long needed = config.ParameterCount - (headInFile ? 0 : (long)config.Classes * (config.Hidden + 1));
+        if (needed > _dataLength / 2)
+            throw Fail($"{source} describes {config}: {needed:N0} parameters, at least {2 * needed:N0} bytes even as 16-bit floats, " +
+                       $"but the file holds {_dataLength:N0} bytes of tensors. The configuration does not describe these weights (edited, or copied from another model?)");
+        return config;
+    }
+
     /// <summary>Whether a tensor called <paramref name="name"/> exists.</summary>
     public bool Contains(string name) => _byName.ContainsKey(name);
 

@@ -38,7 +38,7 @@ public static class TimmWeights
     {
         using SafeTensorsFile file = SafeTensorsFile.Open(path);
         if (file.Metadata.TryGetValue(ConfigKey, out string? json))
-            return VitConfigJson.Read(json, problem => new WeightsFileException(path, $"metadata '{ConfigKey}' {problem}"));
+            return file.CheckCanHold(VitConfigJson.Read(json, problem => new WeightsFileException(path, $"metadata '{ConfigKey}' {problem}")), $"metadata '{ConfigKey}'");
         return Infer(file, heads);
     }
 

@@ -126,7 +126,7 @@ public sealed class VitCheckpoint
             throw new WeightsFileException(file.Path, $"is checkpoint format '{format}'; this version reads '{FormatVersion}'");
         if (!file.Metadata.TryGetValue(ConfigKey, out string? json))
             throw new WeightsFileException(file.Path, $"has no '{ConfigKey}' metadata");
-        return VitConfigJson.Read(json, problem => new WeightsFileException(file.Path, $"metadata '{ConfigKey}' {problem}"));
+        return file.CheckCanHold(VitConfigJson.Read(json, problem => new WeightsFileException(file.Path, $"metadata '{ConfigKey}' {problem}")), $"metadata '{ConfigKey}'");
     }
 
     private static void Save(string path, VitConfig config, TensorData parameters, IReadOnlyDictionary<string, float[]>? blocks,

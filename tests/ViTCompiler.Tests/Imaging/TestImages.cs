@@ -43,21 +43,21 @@ internal static class TestImages
         return path;
     }
 
-    public static byte[] Encode(Image image, string extension)
+    public static byte[] Encode(Image image, string extension, IImageEncoder? encoder = null)
     {
         using var stream = new MemoryStream();
-        image.Save(stream, Encoder(extension));
+        image.Save(stream, encoder ?? Encoder(extension));
         return stream.ToArray();
     }
 
     /// <summary>
-    /// A valid PNG whose IHDR claims <paramref name="width"/> × <paramref name="height"/>, with a correct CRC so the
-    /// header reads as genuine, but only a few bytes of pixel data.
+    /// A valid PNG (by default 2 × 2) whose IHDR claims <paramref name="width"/> × <paramref name="height"/>, with a
+    /// correct CRC so the header reads as genuine, but only the pixel data of the original.
     /// </summary>
-    public static byte[] PngClaiming(int width, int height)
+    public static byte[] PngClaiming(int width, int height, byte[]? original = null)
     {
         using var small = Make(2, 2, (_, _) => Red);
-        byte[] png = Encode(small, ".png");
+        byte[] png = original is null ? Encode(small, ".png") : (byte[])original.Clone();
         // Signature (8) | length (4) "IHDR" (4) | width (4) height (4) … | CRC (4) over type + data (17 bytes).
         BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(16), width);
         BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(20), height);

@@ -1,4 +1,5 @@
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 using ViTCompiler.Data;
 using ViTCompiler.Imaging;
@@ -66,6 +67,25 @@ public class TruncatedPngTests
         string path = temp.File("flipped.png");
         File.WriteAllBytes(path, png);
         Assert.Contains("chunk 'tEXt' at byte 33 fails its checksum (CRC)", Refused(path).Problem);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_png_whose_header_asks_for_more_image_data_than_it_holds_is_refused(bool interlaced)
+    {
+        // Found by the hostile corpus: whole chunks, right checksums, but IHDR says 2060 wide where the data is for 12.
+        // ImageSharp 2.1 filled the missing rows black, and on an interlaced file looped forever (206 bytes hung vit).
+        using var temp = new TempFolder();
+        using Image<Rgb24> small = TestImages.Make(12, 10, (x, y) => new Rgb24((byte)(x * 20), (byte)(y * 25), 90));
+        byte[] png = TestImages.Encode(small, ".png", interlaced ? new PngEncoder { InterlaceMethod = PngInterlaceMode.Adam7 } : null);
+        string path = temp.File("short.png");
+        File.WriteAllBytes(path, TestImages.PngClaiming(2060, 10, png));
+
+        ImageLoadException? e = null;
+        Exception? other = SpecialFiles.Within(20, () => e = Refused(path));
+        Assert.Null(other);
+        Assert.Contains("PNG image data is truncated", e!.Problem);
     }
 
     [Fact]

@@ -374,9 +374,7 @@ internal static class HostileCorpus
             using var file = File.Create(Path.Combine(folder, "w.safetensors"));
             file.Write(BitConverter.GetBytes((ulong)SafeTensorsFile.MaxHeaderBytes));
             file.Write("{"u8);
-            byte[] spaces = new byte[1 << 20];
-            spaces.AsSpan().Fill((byte)' ');
-            for (long left = SafeTensorsFile.MaxHeaderBytes - 2; left > 0; left -= spaces.Length) file.Write(spaces, 0, (int)Math.Min(left, spaces.Length));
+            HostileFiles.WriteRepeated(file, (byte)' ', SafeTensorsFile.MaxHeaderBytes - 2);
             file.Write("}"u8);
         }, true);
         Bytes(HostileKind.SafeTensors, "safetensors header length 2^64 − 1", "w.safetensors", () => [.. BitConverter.GetBytes(ulong.MaxValue), .. "{}"u8]);
@@ -528,8 +526,7 @@ internal static class HostileCorpus
         {
             using Stream s = zip.CreateEntry("embedding/bias.npy", CompressionLevel.Optimal).Open();
             s.Write(npy);
-            byte[] zeros = new byte[1 << 20];
-            for (int i = 0; i < 256; i++) s.Write(zeros);
+            HostileFiles.WriteRepeated(s, 0, 256L << 20);
         }
         return output.ToArray();
     }
@@ -551,8 +548,7 @@ internal static class HostileCorpus
         using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
         {
             gzip.Write(header);
-            byte[] zeros = new byte[1 << 20];
-            for (long left = zerosAfter; left > 0; left -= zeros.Length) gzip.Write(zeros, 0, (int)Math.Min(left, zeros.Length));
+            HostileFiles.WriteRepeated(gzip, 0, zerosAfter);
         }
         return output.ToArray();
     }

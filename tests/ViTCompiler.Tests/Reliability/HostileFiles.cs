@@ -12,12 +12,16 @@ internal static class HostileFiles
     public static byte[] ZlibZeros(long bytes)
     {
         var output = new MemoryStream();
-        using (var zlib = new ZLibStream(output, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            byte[] zeros = new byte[1 << 20];
-            for (long left = bytes; left > 0; left -= zeros.Length) zlib.Write(zeros, 0, (int)Math.Min(left, zeros.Length));
-        }
+        using (var zlib = new ZLibStream(output, CompressionLevel.Optimal, leaveOpen: true)) WriteRepeated(zlib, 0, bytes);
         return output.ToArray();
+    }
+
+    /// <summary>Writes <paramref name="count"/> copies of <paramref name="value"/> a megabyte at a time (no array of the whole).</summary>
+    public static void WriteRepeated(Stream stream, byte value, long count)
+    {
+        byte[] block = new byte[1 << 20];
+        block.AsSpan().Fill(value);
+        for (long left = count; left > 0; left -= block.Length) stream.Write(block, 0, (int)Math.Min(left, block.Length));
     }
 
     /// <summary>One PNG chunk: length, type, data, CRC.</summary>

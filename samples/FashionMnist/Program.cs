@@ -128,7 +128,7 @@ static TrainerOptions Override(TrainerOptions o, Arguments a)
     return o with { CheckpointPath = a.Checkpoint, MetricsPath = a.Metrics };
 }
 
-static void Classify(IVitModel model, LabeledImages test, int count, ChannelNormalization normalization)
+static void Classify(IVitClassifier model, LabeledImages test, int count, ChannelNormalization normalization)
 {
     count = Math.Min(count, test.Count);
     var batcher = new ImageBatcher(test.Slice(0, count), BatcherOptions.Evaluation(count, normalization));

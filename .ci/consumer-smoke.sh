@@ -169,6 +169,18 @@ run_checks "$native" 37 6
 if grep -qw avx2 /proc/cpuinfo; then expect 'engine: generated, Vector256' "$native"; fi
 [ "$(grep -v '^engine:' <<<"$native")" = "$(grep -v '^engine:' <<<"$second")" ] || fail "the NativeAOT binary's numbers differ from the JIT's"
 
+step "a project that turns unsafe code off"
+# The package turns AllowUnsafeBlocks on only where the project leaves it unset; a project's own false must stand and
+# be reported as VIT0011 naming the property, not as compiler errors inside generated code.
+set +e
+refused=$(dotnet build -c Release -p:AllowUnsafeBlocks=false -nologo -v q 2>&1)
+code=$?
+set -e
+[ "$code" -ne 0 ] || fail "a build with AllowUnsafeBlocks=false succeeded"
+expect 'error VIT0011: .*AllowUnsafeBlocks' "$refused"
+grep -q 'error CS0227' <<<"$refused" && fail "the generated code was compiled without unsafe code: $refused"
+echo "consumer-smoke: refused as expected: $(grep -m1 -o 'error VIT0011: [^[]*' <<<"$refused")"
+
 # ---------------------------------------------------------------------------------------------------------------------
 step "an app that references only ViTCompiler.Imaging"
 imaging=$work/ImagingApp

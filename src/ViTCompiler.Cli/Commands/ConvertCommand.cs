@@ -31,7 +31,7 @@ internal static class ConvertCommand
             ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, resolved.Config, null, context);
             IReadOnlyList<string>? labels = format == WeightsFormat.Checkpoint ? resolved.Source.Labels : ClassNames.For(resolved.Config, resolved.Source.Labels);
             ModelWriter.Save(outPath, model, format, labels, preprocessing, resolved.Source.Preprocessing);
-            context.Note($"wrote {FormatNames.Of(format)} weights of {resolved.Config} to '{outPath}'.");
+            context.Note($"wrote {Weights.FormatName(format)} weights of {resolved.Config} to '{outPath}'.");
             return ExitCodes.Ok;
         }));
         return command;

@@ -22,7 +22,7 @@ internal static class InitCommand
         {
             string? presetName = parse.GetValue(preset), configPath = parse.GetValue(config);
             if ((presetName is null) == (configPath is null)) throw CliException.Usage("Give exactly one of --preset NAME and --config FILE.");
-            VitConfig vit = presetName is not null ? Presets.Get(presetName).Config : ConfigJson.ReadFile(configPath!).Config;
+            VitConfig vit = presetName is not null ? Presets.Get(presetName).Config : Weights.ReadConfigFile(configPath!).Config;
             var model = new WeightsOnlyModel(vit);
             using (ParameterEdit edit = model.EditParameters()) ParameterInit.Initialize(vit, edit.Values, parse.GetValue(seed));
             WeightsFormat format = ModelWriter.Parse(parse.GetValue(to)!);

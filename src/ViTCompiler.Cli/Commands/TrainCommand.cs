@@ -133,9 +133,9 @@ internal static class TrainCommand
     private static void Annotate(string path, IReadOnlyList<string>? labels, ChannelNormalization normalization)
     {
         VitCheckpoint checkpoint = VitCheckpoint.Load(path);
-        checkpoint.Metadata[WeightsSource.MeanKey] = InputPreprocessing.Text(normalization.Mean);
-        checkpoint.Metadata[WeightsSource.StdKey] = InputPreprocessing.Text(normalization.Std);
-        if (labels is not null) checkpoint.Metadata[WeightsSource.LabelsKey] = ModelWriter.LabelsJson(labels);
+        checkpoint.Metadata[CheckpointMetadata.ImageMean] = CheckpointMetadata.FloatsText(normalization.Mean);
+        checkpoint.Metadata[CheckpointMetadata.ImageStd] = CheckpointMetadata.FloatsText(normalization.Std);
+        if (labels is not null) checkpoint.Metadata[CheckpointMetadata.Labels] = CheckpointMetadata.LabelsJson(labels);
         checkpoint.Save(path);
     }
 

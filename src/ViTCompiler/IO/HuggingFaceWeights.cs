@@ -86,7 +86,7 @@ public static class HuggingFaceWeights
             (weights, string directory) = Resolve(path);
             configPath = System.IO.Path.Combine(directory, ConfigFileName);
         }
-        if (!File.Exists(configPath)) throw new WeightsFileException(path, $"has no {ConfigFileName} beside it; HuggingFace checkpoints describe their architecture there");
+        if (!File.Exists(configPath)) throw new WeightsFileException(path, $"has no {ConfigFileName} beside it; HuggingFace checkpoints describe their architecture there (put it there, or give the configuration separately: --config FILE)");
         if (!File.Exists(weights)) return ReadConfig(configPath, null);
         using SafeTensorsFile file = SafeTensorsFile.Open(weights);
         return ReadConfig(configPath, file);

@@ -65,17 +65,7 @@ internal static class ModelWriter
     }
 
     /// <summary>The class names as the JSON array checkpoint metadata stores.</summary>
-    public static string LabelsJson(IReadOnlyList<string> labels)
-    {
-        var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartArray();
-            foreach (string label in labels) json.WriteStringValue(label);
-            json.WriteEndArray();
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
-    }
+    public static string LabelsJson(IReadOnlyList<string> labels) => JsonSerializer.Serialize(labels, CliJsonContext.Default.IReadOnlyListString);
 
     /// <summary>Our preprocessing as transformers' ViTImageProcessor would do it (a direct resize; a crop cannot be expressed there).</summary>
     private static HfPreprocessing ToHuggingFace(ImagePreprocessing p, int channels) => new()

@@ -98,7 +98,7 @@ static (LabeledImages Train, LabeledImages Test, string Source) LoadData(Argumen
     return (first, last, $"{shipped} (t10k split {first.Count:N0} / {last.Count:N0})");
 }
 
-static void Classify(IVitModel model, LabeledImages test, int count, ChannelNormalization normalization)
+static void Classify(IVitClassifier model, LabeledImages test, int count, ChannelNormalization normalization)
 {
     count = Math.Min(count, test.Count);
     var batcher = new ImageBatcher(test.Slice(0, count), BatcherOptions.Evaluation(count, normalization));

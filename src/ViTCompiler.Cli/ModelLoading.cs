@@ -28,15 +28,15 @@ internal sealed record ResolvedWeights(WeightsSource Source, VitConfig Config, L
     }
 
     /// <summary>Builds the fastest engine for <see cref="Config"/> and loads the weights into it.</summary>
-    public IVitModel LoadModel(CliContext context)
+    public IVitTrainable LoadModel(CliContext context)
     {
-        IVitModel model = ModelFactory.Create(Config, 0, context, out _);
+        IVitTrainable model = ModelFactory.Create(Config, 0, context, out _);
         Weights.Load(Source.Path, model, Options);
         return model;
     }
 
     /// <summary>Loads the weights into a bare parameter block (for conversions).</summary>
-    public IVitModel LoadParameters()
+    public IVitWeights LoadParameters()
     {
         var model = new WeightsOnlyModel(Config);
         Weights.Load(Source.Path, model, Options);

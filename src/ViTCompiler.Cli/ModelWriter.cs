@@ -25,7 +25,7 @@ internal static class ModelWriter
     /// ending in .safetensors is the weights file itself) with config.json (class names) and preprocessor_config.json;
     /// timm as one .safetensors file; a checkpoint with the class names and normalisation in its metadata.
     /// </summary>
-    public static void Save(string path, IVitModel model, WeightsFormat format, IReadOnlyList<string>? labels, ImagePreprocessing preprocessing,
+    public static void Save(string path, IVitWeights model, WeightsFormat format, IReadOnlyList<string>? labels, ImagePreprocessing preprocessing,
         HfPreprocessing? original, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));

@@ -8,7 +8,7 @@ namespace ViTCompiler;
 /// checking. The generated part adds the shape constants and the shape-specialised passes.
 /// </summary>
 /// <remarks>An instance is not safe for concurrent calls: it reuses one workspace. Use one model per thread.</remarks>
-public abstract unsafe class CompiledVit : IVitModel
+public abstract unsafe class CompiledVit : IVitTrainable
 {
     private readonly float[] _parameters;
     private float[]? _gradients;
@@ -16,6 +16,7 @@ public abstract unsafe class CompiledVit : IVitModel
     private float[] _workspace = [];
     private int _parameterVersion = 1, _packedVersion;
     private int _threads = Math.Min(WorkerPool.DefaultThreads, WorkerPool.Shared.MaxThreads);
+    private readonly Action _parametersWritten;
 
     /// <summary>Allocates the parameter block and initialises it deterministically from <paramref name="seed"/>.</summary>
     protected CompiledVit(VitConfig config, ulong seed)
@@ -24,6 +25,7 @@ public abstract unsafe class CompiledVit : IVitModel
         // Pinned, so kernels take raw pointers without fixed statements and the GC never moves 350 MB of weights.
         _parameters = GC.AllocateArray<float>(checked((int)config.ParameterCount), pinned: true);
         ParameterInit.Initialize(config, _parameters, seed);
+        _parametersWritten = () => _parameterVersion++;
     }
 
     public VitConfig Config { get; }
@@ -33,9 +35,13 @@ public abstract unsafe class CompiledVit : IVitModel
     /// <summary>The ISA path and register tiles in use, e.g. "Vector256 (6×16 tiles)".</summary>
     protected abstract string KernelDescription { get; }
 
-    public Span<float> Parameters => _parameters;
+    public ReadOnlySpan<float> Parameters => _parameters;
 
-    public void ParametersChanged() => _parameterVersion++;
+    public ParameterEdit EditParameters()
+    {
+        _parameterVersion++;
+        return new ParameterEdit(_parameters, _parametersWritten);
+    }
 
     /// <summary>The gradient block, allocated (pinned) on first use so inference-only models do not pay for it.</summary>
     public Span<float> Gradients => _gradients ??= GC.AllocateArray<float>(_parameters.Length, pinned: true);

@@ -46,10 +46,10 @@ public static class Cli
     {
         var model = new ReferenceVitModel(config);
         var random = new Random(seed);
-        Span<float> p = model.Parameters;
+        using (ParameterEdit edit = model.EditParameters())
         foreach (ParameterTensor t in config.Layout)
         {
-            Span<float> values = t.Of(p);
+            Span<float> values = edit[t];
             bool scale = t.Name.EndsWith("norm1.weight", StringComparison.Ordinal) || t.Name.EndsWith("norm2.weight", StringComparison.Ordinal) || t.Name == "norm.weight";
             for (int i = 0; i < values.Length; i++)
             {
@@ -57,7 +57,6 @@ public static class Cli
                 values[i] = (float)((scale ? 1 : 0) + 0.2 * gaussian);
             }
         }
-        model.ParametersChanged();
         return model;
     }
 }

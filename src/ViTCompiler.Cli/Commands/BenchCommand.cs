@@ -34,7 +34,7 @@ internal static class BenchCommand
         if ((long)batch * config.PixelsPerImage > Array.MaxLength)
             throw CliException.Usage($"--batch {batch} needs more than one array of pixels; use a smaller batch.");
 
-        IVitModel model = compiled.Create(1);
+        IVitTrainable model = compiled.Create(1);
         CommonOptions.ApplyThreads(model, threads);
         float[] pixels = new float[batch * config.PixelsPerImage];
         // Deterministic pixels in roughly the normalised range: the time does not depend on them, only reproducibility does.

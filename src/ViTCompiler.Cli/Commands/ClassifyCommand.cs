@@ -44,7 +44,7 @@ internal static class ClassifyCommand
         ResolvedWeights resolved = ResolvedWeights.Open(weightsPath, configPath, heads, imageSize, context);
         VitConfig config = resolved.Config;
         ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, config, normalize, context);
-        IVitModel model = resolved.LoadModel(context);
+        IVitTrainable model = resolved.LoadModel(context);
         CommonOptions.ApplyThreads(model, threads);
         IReadOnlyList<string>? names = ClassNames.For(config, resolved.Source.Labels);
         int k = Math.Min(top, config.Classes);

@@ -42,11 +42,10 @@ internal static class SelfTestCommand
         foreach (string name in names)
         {
             CompiledModel compiled = Presets.Get(name);
-            IVitModel model = compiled.Create(1);
+            IVitTrainable model = compiled.Create(1);
             CommonOptions.ApplyThreads(model, threads);
             VitConfig c = model.Config;
-            ParameterInit.Randomize(c, model.Parameters, seed: 7);
-            model.ParametersChanged();
+            using (ParameterEdit edit = model.EditParameters()) ParameterInit.Randomize(c, edit.Values, seed: 7);
             double[] weights = new double[c.ParameterCount];
             for (int i = 0; i < weights.Length; i++) weights[i] = model.Parameters[i];
 

@@ -69,7 +69,7 @@ internal static class TrainCommand
             (LabeledImages train, LabeledImages? testSet, string description) = TrainingData.ForTraining(parse.GetValue(data)!, parse.GetValue(test), config, options.Seed, context);
             context.Note($"data: {description}: {train.Count:N0} training and {testSet?.Count ?? 0:N0} test images.");
 
-            IVitModel model = compiled.Create(options.Seed);
+            IVitTrainable model = compiled.Create(options.Seed);
             using var trainer = new Trainer(model, train, testSet, options, new ConsoleProgress(context.Error));
             if (resumePath is not null)
             {

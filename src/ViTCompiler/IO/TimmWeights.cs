@@ -16,14 +16,14 @@ public static class TimmWeights
     public const string ConfigKey = "vit.config";
 
     /// <summary>Writes the model's parameters (atomic; see <see cref="SafeTensors.Write"/>).</summary>
-    public static void Save(string path, IVitModel model)
+    public static void Save(string path, IVitWeights model)
     {
         var metadata = new Dictionary<string, string> { ["format"] = "pt", [ConfigKey] = VitConfigJson.Write(model.Config) };
         SafeTensors.Write(path, Entries(model), metadata);
     }
 
     /// <summary>Loads <paramref name="path"/> into <paramref name="model"/>, checking every name and shape first.</summary>
-    public static void Load(string path, IVitModel model, LoadOptions? options = null)
+    public static void Load(string path, IVitWeights model, LoadOptions? options = null)
     {
         using SafeTensorsFile file = SafeTensorsFile.Open(path);
         Load(file, model, options ?? LoadOptions.Default);
@@ -42,7 +42,7 @@ public static class TimmWeights
         return Infer(file, heads);
     }
 
-    internal static IEnumerable<SafeTensorsEntry> Entries(IVitModel model)
+    internal static IEnumerable<SafeTensorsEntry> Entries(IVitWeights model)
     {
         foreach (ParameterTensor t in model.Config.Layout)
         {
@@ -51,7 +51,7 @@ public static class TimmWeights
         }
     }
 
-    internal static void Load(SafeTensorsFile file, IVitModel model, LoadOptions options)
+    internal static void Load(SafeTensorsFile file, IVitWeights model, LoadOptions options)
     {
         if (file.Metadata.TryGetValue(ConfigKey, out string? json))
         {

@@ -50,7 +50,7 @@ public static class Weights
     /// Loads any supported file into <paramref name="model"/> (see <see cref="Detect(string)"/>), checking names, shapes,
     /// configuration and values first; returns the format it found.
     /// </summary>
-    public static WeightsFormat Load(string path, IVitModel model, LoadOptions? options = null)
+    public static WeightsFormat Load(string path, IVitWeights model, LoadOptions? options = null)
     {
         options ??= LoadOptions.Default;
         WeightsFormat format = Detect(path);
@@ -77,7 +77,7 @@ public static class Weights
     };
 
     /// <summary>Saves <paramref name="model"/> in <paramref name="format"/> (atomically; JAX is read only).</summary>
-    public static void Save(string path, IVitModel model, WeightsFormat format)
+    public static void Save(string path, IVitWeights model, WeightsFormat format)
     {
         switch (format)
         {

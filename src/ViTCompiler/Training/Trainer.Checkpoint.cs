@@ -158,7 +158,6 @@ public sealed partial class Trainer
             _broken = $"Resuming from '{path}' failed part-way ({e.Message}); create a new Trainer.";
             throw;
         }
-        _model.ParametersChanged();
         _random = random;
         _step = step;
         (_epochSpan, _intervalSpan, _lastEpochSummary, _lastLearningRate, _lastGradientNorm) = (epochSpan, intervalSpan, lastEpoch, lastRate, lastNorm);

@@ -28,8 +28,8 @@ public sealed record TrainingResult(long Step, long TotalSteps, bool Completed, 
     EvaluationResult? Test, double ElapsedSeconds, double ImagesPerSecond, string? Checkpoint);
 
 /// <summary>
-/// Trains an <see cref="IVitModel"/> on a labelled image set: shuffled, augmented batches from an
-/// <see cref="ImageBatcher"/>, <see cref="IVitModel.TrainStep"/>, global-norm clipping, an <see cref="Training.Optimizer"/>
+/// Trains an <see cref="IVitWeights"/> on a labelled image set: shuffled, augmented batches from an
+/// <see cref="ImageBatcher"/>, <see cref="IVitTrainable.TrainStep"/>, global-norm clipping, an <see cref="Training.Optimizer"/>
 /// step on a <see cref="LearningRateSchedule"/>; evaluation every epoch, progress reports, a JSON-lines metrics log, and
 /// checkpoints from which a run resumes bit for bit.
 /// </summary>
@@ -54,7 +54,7 @@ public sealed record TrainingResult(long Step, long TotalSteps, bool Completed, 
 /// </remarks>
 public sealed partial class Trainer : IDisposable
 {
-    private readonly IVitModel _model;
+    private readonly IVitTrainable _model;
     private readonly ImageBatcher _batcher;
     private readonly Evaluator? _evaluator;
     private readonly IProgress<TrainingProgress>? _progress;
@@ -102,7 +102,7 @@ public sealed partial class Trainer : IDisposable
     /// <param name="options">The run's settings; validated here.</param>
     /// <param name="progress">Receives the run's progress reports (e.g. a <see cref="ConsoleProgress"/>); null for none.</param>
     /// <exception cref="ArgumentException">An option is invalid or the images do not fit the model; the message says which.</exception>
-    public Trainer(IVitModel model, LabeledImages train, LabeledImages? test, TrainerOptions options, IProgress<TrainingProgress>? progress = null)
+    public Trainer(IVitTrainable model, LabeledImages train, LabeledImages? test, TrainerOptions options, IProgress<TrainingProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
@@ -138,7 +138,7 @@ public sealed partial class Trainer : IDisposable
     }
 
     /// <summary>The model being trained.</summary>
-    public IVitModel Model => _model;
+    public IVitTrainable Model => _model;
 
     /// <summary>The settings of this run.</summary>
     public TrainerOptions Options { get; }

@@ -87,7 +87,7 @@ public class OnnxExportRejectionTests
     public void Null_arguments_and_unwritable_streams_are_refused()
     {
         var model = new FashionSmall();
-        Assert.Throws<ArgumentNullException>(() => OnnxExporter.ExportToBytes((IVitModel)null!));
+        Assert.Throws<ArgumentNullException>(() => OnnxExporter.ExportToBytes((IVitWeights)null!));
         Assert.Throws<ArgumentNullException>(() => OnnxExporter.Export(model, (Stream)null!));
         Assert.ThrowsAny<ArgumentException>(() => OnnxExporter.Export(model, (string)null!));
         Assert.ThrowsAny<ArgumentException>(() => OnnxExporter.Export(model, "  "));

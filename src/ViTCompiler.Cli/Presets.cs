@@ -1,3 +1,4 @@
+using FashionMnistSample;
 using ViTCompiler;
 
 namespace ViTCompiler.Cli;
@@ -49,9 +50,8 @@ internal sealed partial class VitBase32Hf { }
 [VitModel(Layers = 24, Hidden = 1024, Heads = 16, LayerNormEpsilon = 1e-12)]
 internal sealed partial class VitLarge16Hf { }
 
-/// <summary>The Fashion-MNIST model: 28 × 28 grey images, patch 4 (49 patches), 6 layers of width 64, 10 classes.</summary>
-[VitModel(ImageSize = 28, Channels = 1, Patch = 4, Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
-internal sealed partial class FashionVit { }
+// The fashion-mnist preset, FashionMnistSample.FashionVit, is declared once, in samples/FashionMnist/FashionVit.cs, which
+// this project compiles (see ViTCompiler.Cli.csproj).
 
 /// <summary>One model compiled into this program.</summary>
 /// <param name="Preset">The name <c>--preset</c> takes, or null for a variant that is only picked by matching a file's configuration.</param>

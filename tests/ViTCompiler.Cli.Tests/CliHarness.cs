@@ -35,11 +35,8 @@ public static class Cli
         return result;
     }
 
-    /// <summary>The fashion-mnist preset's configuration.</summary>
-    public static VitConfig FashionConfig => new()
-    {
-        ImageSize = 28, Channels = 1, Patch = 4, Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10,
-    };
+    /// <summary>The fashion-mnist preset's configuration: the FashionMnist sample's model, which vit compiles.</summary>
+    public static VitConfig FashionConfig => FashionMnistSample.FashionVit.ModelConfig;
 
     /// <summary>
     /// A model with every parameter drawn from N(0, σ²) (σ = 0.2, LayerNorm scales around 1) so that its outputs

@@ -95,18 +95,6 @@ internal static class ClassifyCommand
     }
 
     private static void WriteJson(CliContext context, string path, (int Index, double Probability)[] best, IReadOnlyList<string>? names) =>
-        context.WriteJsonLine(json =>
-        {
-            json.WriteString("image", path);
-            json.WriteStartArray("top");
-            foreach ((int index, double probability) in best)
-            {
-                json.WriteStartObject();
-                json.WriteNumber("index", index);
-                json.WriteString("label", ClassNames.Name(names, index));
-                json.WriteNumber("probability", Math.Round(probability, 6));
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-        });
+        context.WriteJsonLine(new ClassifyJson(path, best.Select(b => new ClassScoreJson(b.Index, ClassNames.Name(names, b.Index), Math.Round(b.Probability, 6))).ToArray()),
+            CliJsonContext.Default.ClassifyJson);
 }

@@ -34,14 +34,8 @@ internal static class EvalCommand
             EvaluationResult result = new Evaluator(images, normalization, Math.Min(batchSize, images.Count)).Evaluate(model);
             if (parse.GetValue(json))
             {
-                context.WriteJsonLine(w =>
-                {
-                    w.WriteString("weights", resolved.Source.Path);
-                    w.WriteNumber("images", result.Images);
-                    w.WriteNumber("correct", result.Correct);
-                    w.WriteNumber("accuracy", Math.Round(result.Accuracy, 6));
-                    w.WriteNumber("loss", Math.Round(result.Loss, 6));
-                });
+                context.WriteJsonLine(new EvalJson(resolved.Source.Path, result.Images, result.Correct, Math.Round(result.Accuracy, 6),
+                    Math.Round(result.Loss, 6)), CliJsonContext.Default.EvalJson);
             }
             else
             {

@@ -85,15 +85,9 @@ internal static class SelfTestCommand
             allPassed &= passed;
             if (json)
             {
-                context.WriteJsonLine(w =>
-                {
-                    w.WriteString("preset", name);
-                    w.WriteString("engine", model.Engine);
-                    w.WriteNumber("batch", batch);
-                    w.WriteNumber("forward_error", forwardError);
-                    if (!double.IsNaN(gradientError)) { w.WriteNumber("gradient_error", gradientError); w.WriteString("worst_tensor", worstTensor); }
-                    w.WriteBoolean("passed", passed);
-                });
+                bool checkedGradients = !double.IsNaN(gradientError);
+                context.WriteJsonLine(new SelfTestJson(name, model.Engine, batch, forwardError, checkedGradients ? gradientError : null,
+                    checkedGradients ? worstTensor : null, passed), CliJsonContext.Default.SelfTestJson);
             }
             else
             {

@@ -13,8 +13,6 @@ internal static class TrainingData
     /// <summary>Share of an image folder held out for evaluation when no <c>--test</c> folder is given.</summary>
     private const int HoldOutPercent = 10;
 
-    /// <summary>Share of a lone IDX test split held out for evaluation (2,000 of Fashion-MNIST's 10,000), and the most held out.</summary>
-    private const int TestSplitHoldOutPercent = 20, TestSplitHoldOutMax = 2000;
 
     /// <summary>The training set and, when there is one, the set evaluated after each epoch.</summary>
     public static (LabeledImages Train, LabeledImages? Test, string Description) ForTraining(string folder, string? testFolder, VitConfig config, ulong seed, CliContext context)
@@ -28,15 +26,13 @@ internal static class TrainingData
                 return (FashionMnist.LoadTrain(folder), test, $"IDX files in '{folder}' (train and t10k splits)");
             }
             WarnUnpaired(folder, FashionMnist.TrainImagesFile, FashionMnist.TrainLabelsFile, context);
-            // Only the t10k split (as data/fashion-mnist ships): its order is random, so its last fifth is a fair test set.
-            LabeledImages split = FashionMnist.LoadTest(folder);
-            int holdOut = Math.Min(TestSplitHoldOutMax, split.Count * TestSplitHoldOutPercent / 100);
-            if (holdOut == 0)
+            // Only the t10k split (as data/fashion-mnist ships): its order is random, so its last 2,000 (or fifth) are a fair test set.
+            (LabeledImages first, LabeledImages last) = FashionMnist.LoadDividedTestSplit(folder);
+            if (last.Count == 0)
             {
-                context.Note($"'{folder}' holds only a t10k split of {split.Count} images, too few to hold some out; training on all of them{(testFolder is null ? " without a test set" : "")}.");
-                return (split, testFolder is null ? null : ForEvaluation(testFolder, config, context).Images, $"IDX t10k split in '{folder}'");
+                context.Note($"'{folder}' holds only a t10k split of {first.Count} images, too few to hold some out; training on all of them{(testFolder is null ? " without a test set" : "")}.");
+                return (first, testFolder is null ? null : ForEvaluation(testFolder, config, context).Images, $"IDX t10k split in '{folder}'");
             }
-            (LabeledImages first, LabeledImages last) = split.SplitLast(holdOut);
             context.Note($"'{folder}' holds only the t10k split; training on its first {first.Count:N0} images and testing on the last {last.Count:N0}.");
             return (first, testFolder is null ? last : ForEvaluation(testFolder, config, context).Images, $"IDX t10k split in '{folder}'");
         }

@@ -16,8 +16,8 @@ public class CheckpointClaimTests
 
     private static Trainer NewTrainer(string checkpoint, long steps = 2) => new(new FashionSmall(seed: 1), s_t10k.Value.Slice(0, 32), null, new TrainerOptions
     {
-        MaxSteps = steps, BatchSize = 16, Seed = 3, Progress = ProgressDisplay.None, CheckpointPath = checkpoint, Threads = 1,
-    }, TextWriter.Null);
+        MaxSteps = steps, BatchSize = 16, Seed = 3, CheckpointPath = checkpoint, Threads = 1,
+    });
 
     [Fact]
     public void A_second_run_on_the_same_checkpoint_is_refused_naming_the_holder()

@@ -384,9 +384,9 @@ internal static class HostileCorpus
             SafeTensorsWithHeader("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0," + new string('9', 5000) + "]}}"));
         Bytes(HostileKind.SafeTensors, "safetensors header nested 100,000 deep", "w.safetensors", () => SafeTensorsWithHeader(new string('[', 100_000)));
         Bytes(HostileKind.SafeTensors, "safetensors with 100,000 one-element tensors", "w.safetensors", ManyTensors, worst: true);
-        Bytes(HostileKind.SafeTensors, "checkpoint whose config claims a 2-billion-parameter model", "w.safetensors", () => WithConfigMetadata(
+        Bytes(HostileKind.SafeTensors, "checkpoint whose config claims a 1.7-billion-parameter model", "w.safetensors", () => WithConfigMetadata(
             "{\"image_size\":2048,\"channels\":3,\"patch\":32,\"layers\":3,\"hidden\":8192,\"heads\":8,\"mlp_dim\":16384,\"classes\":1000,\"pooling\":\"class_token\",\"layer_norm_epsilon\":1e-6,\"qkv_bias\":true}"), worst: true);
-        add(HostileKind.HuggingFace, "hf config.json claiming a 2-billion-parameter model", ".", folder => HuggingFaceClaiming(folder), true);
+        add(HostileKind.HuggingFace, "hf config.json claiming a 1.7-billion-parameter model", ".", folder => HuggingFaceClaiming(folder), true);
         // Found by the soak: JsonDocument accepts invalid UTF-8 inside strings, and reading the string later threw InvalidOperationException.
         add(HostileKind.HuggingFace, "hf config.json with an invalid UTF-8 byte in a label", ".", folder => HuggingFaceEdited(folder, HuggingFaceWeights.ConfigFileName, "\"a\""), false);
         add(HostileKind.HuggingFace, "hf preprocessor_config.json with an invalid UTF-8 byte in a string", ".", folder => HuggingFaceEdited(folder, HuggingFaceWeights.PreprocessorFileName, "\"ViTImageProcessor\""), false);

@@ -18,7 +18,10 @@ internal sealed class CliContext(TextWriter output, TextWriter error)
     public void Note(string message) => Error.WriteLine("vit: " + message);
 
     /// <summary>Writes one JSON object on one line of <see cref="Output"/>.</summary>
-    public void WriteJsonLine(Action<Utf8JsonWriter> body)
+    public void WriteJsonLine(Action<Utf8JsonWriter> body) => Output.WriteLine(JsonObject(body));
+
+    /// <summary>One JSON object as text on one line, written as <see cref="WriteJsonLine"/> writes it.</summary>
+    public static string JsonObject(Action<Utf8JsonWriter> body)
     {
         var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, s_jsonOptions))
@@ -27,7 +30,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error)
             body(json);
             json.WriteEndObject();
         }
-        Output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
     /// <summary>

@@ -21,12 +21,7 @@ internal static class ClassifyCommand
         Option<int?> threads = CommonOptions.Threads();
         Option<bool> json = CommonOptions.Json();
         var top = new Option<int>("--top", "-k") { Description = "How many classes to print per image.", DefaultValueFactory = _ => 5, HelpName = "K" };
-        var normalize = new Option<string>("--normalize")
-        {
-            Description = "Override the input normalisation: google (mean = std = 0.5), imagenet, fashion-mnist or none.",
-            HelpName = "NAME",
-        };
-        normalize.AcceptOnlyFromAmong(InputPreprocessing.NormalizationNames);
+        Option<string> normalize = CommonOptions.Normalize();
 
         var command = new Command("classify", "Classify images with a trained model and print the top classes with their probabilities.")
         {
@@ -98,15 +93,21 @@ internal static class ClassifyCommand
         context.WriteJsonLine(json =>
         {
             json.WriteString("image", path);
-            json.WriteStartArray("top");
-            foreach ((int index, double probability) in best)
-            {
-                json.WriteStartObject();
-                json.WriteNumber("index", index);
-                json.WriteString("label", ClassNames.Name(names, index));
-                json.WriteNumber("probability", Math.Round(probability, 6));
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
+            WriteTop(json, best, names);
         });
+
+    /// <summary>The <c>top</c> array of the JSON output (docs/CLI.md): index, label and probability, most probable first.</summary>
+    internal static void WriteTop(System.Text.Json.Utf8JsonWriter json, (int Index, double Probability)[] best, IReadOnlyList<string>? names)
+    {
+        json.WriteStartArray("top");
+        foreach ((int index, double probability) in best)
+        {
+            json.WriteStartObject();
+            json.WriteNumber("index", index);
+            json.WriteString("label", ClassNames.Name(names, index));
+            json.WriteNumber("probability", Math.Round(probability, 6));
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
 }

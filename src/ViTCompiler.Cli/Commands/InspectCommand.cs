@@ -29,7 +29,7 @@ internal static class InspectCommand
         Option<string> output = CommonOptions.Out();
         var images = new Option<string>("--images", "-i")
         {
-            Description = "Images to measure attention distance on: an IDX folder (its t10k split) or a folder of images (class subfolders allowed).",
+            Description = "Images to measure attention distance on, as vit eval --data takes them: an IDX folder (its t10k split) or a folder of class subfolders.",
             HelpName = "DIR",
         };
         var maxImages = new Option<int>("--max-images") { Description = "Use at most this many of --images (the first ones).", DefaultValueFactory = _ => 1000, HelpName = "N" };

@@ -104,13 +104,32 @@ public class AnalysisFiguresTests
         Assert.True(dark > 200, $"only {dark} dark pixels: no text or axes?");
     }
 
-    /// <summary>The colour bar sits at the right: both ends of the colour map must be drawn there.</summary>
+    /// <summary>
+    /// The colour bar: a column in the right quarter of the picture that runs from the colour map's last colour (its
+    /// maximum) at the top down to its first colour (its minimum).
+    /// </summary>
     private static void AssertColourBarEnds(Image<Rgba32> png, IColormap colormap)
     {
-        int from = png.Width * 3 / 4;
-        Assert.True(Contains(png, colormap.GetColor(0), from, png.Width), $"the colour bar has no {colormap.Name} colour for its minimum");
-        Assert.True(Contains(png, colormap.GetColor(1), from, png.Width), $"the colour bar has no {colormap.Name} colour for its maximum");
+        Color low = colormap.GetColor(0), high = colormap.GetColor(1);
+        bool found = false;
+        png.ProcessPixelRows(rows =>
+        {
+            for (int x = png.Width * 3 / 4; x < png.Width && !found; x++)
+            {
+                int firstHigh = -1, lastLow = -1;
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    Rgba32 p = rows.GetRowSpan(y)[x];
+                    if (firstHigh < 0 && Near(p, high)) firstHigh = y;
+                    if (Near(p, low)) lastLow = y;
+                }
+                found = firstHigh >= 0 && lastLow > firstHigh;
+            }
+        });
+        Assert.True(found, $"no colour bar running from {colormap.Name}'s maximum colour {high} down to its minimum colour {low}");
     }
+
+    private static bool Near(Rgba32 p, Color colour) => Math.Abs(p.R - colour.R) + Math.Abs(p.G - colour.G) + Math.Abs(p.B - colour.B) <= 12;
 
     private static bool Contains(Image<Rgba32> png, Color colour, int fromX, int toX)
     {
@@ -120,8 +139,7 @@ public class AnalysisFiguresTests
             for (int y = 0; y < rows.Height && !found; y++)
             {
                 Span<Rgba32> row = rows.GetRowSpan(y);
-                for (int x = fromX; x < toX && !found; x++)
-                    found = Math.Abs(row[x].R - colour.R) + Math.Abs(row[x].G - colour.G) + Math.Abs(row[x].B - colour.B) <= 12;
+                for (int x = fromX; x < toX && !found; x++) found = Near(row[x], colour);
             }
         });
         return found;

@@ -50,7 +50,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error)
             return Fail(e.ExitCode, e.Message, e);
         }
         catch (Exception e) when (e is WeightsFileException or ImageLoadException or FileNotFoundException or DirectoryNotFoundException
-                                      or UnauthorizedAccessException or InvalidDataException or IOException)
+                                      or UnauthorizedAccessException or InvalidDataException or IOException or DllNotFoundException)
         {
             return Fail(ExitCodes.FileProblem, e.Message, e);
         }

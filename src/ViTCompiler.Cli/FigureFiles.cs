@@ -40,14 +40,7 @@ internal sealed class FigureFiles
     public string Save(Figure figure, string name)
     {
         string path = PathOf(name);
-        try
-        {
-            figure.SavePng(path);
-        }
-        catch (DllNotFoundException e)
-        {
-            throw CliException.File(e.Message, e);
-        }
+        figure.SavePng(path);
         return path;
     }
 

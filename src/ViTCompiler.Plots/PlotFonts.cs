@@ -31,8 +31,10 @@ internal static class PlotFonts
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or MarshalDirectiveException)
         {
-            return "Drawing needs SkiaSharp's native libraries (libSkiaSharp and libHarfBuzzSharp), which build and publish place " +
-                   $"beside the program; they could not be loaded ({e.GetBaseException().Message}). Copy them next to the executable.";
+            // The loader's message lists every path it tried, one per line; the first line says what failed.
+            string reason = e.GetBaseException().Message.Split('\n')[0].TrimEnd(' ', ':', '.');
+            return "Drawing needs SkiaSharp's native libraries (libSkiaSharp and libHarfBuzzSharp), which build and publish put beside " +
+                   $"the program, and they could not be loaded ({reason}). Copy both from the build or publish folder next to the executable.";
         }
     }
 }

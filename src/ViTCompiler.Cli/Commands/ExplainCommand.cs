@@ -84,8 +84,8 @@ internal static class ExplainCommand
                 string stem = files.StemFor(path);
                 string name = Path.GetFileName(path);
                 string rolloutFile = files.Save(AnalysisFigures.Rollout(rollout, input, $"{name}: {predicted}"), stem + ".rollout.png");
-                string who = config.HasClassToken ? "[class] token" : "mean of all tokens";
-                string headsFile = files.Save(AnalysisFigures.HeadMaps(AttentionMaps.Heads(config, captured, layer - 1), $"{name}: {who}'s attention, layer {layer}"),
+                string what = config.HasClassToken ? "[class] token's attention" : "mean attention of all tokens";
+                string headsFile = files.Save(AnalysisFigures.HeadMaps(AttentionMaps.Heads(config, captured, layer - 1), $"{name}: {what}, layer {layer}"),
                     stem + ".heads.png");
 
                 if (json) WriteJson(context, path, best, names, layer, rollout, rolloutFile, headsFile);

@@ -117,7 +117,7 @@ public static class AnalysisFigures
         plot.Axes.Bottom.TickGenerator = new NumericManual();
         plot.Axes.Left.TickGenerator = new NumericManual();
         plot.HideGrid();
-        plot.XLabel($"component: share of the {components.Length} filter weights' variance (mid-grey = 0)");
+        plot.XLabel($"component: its share of the variance of the {components.Length} filter weights (mid-grey = 0)", size: 13);
         plot.Axes.SquareUnits();
         return new Figure(plot, 720, 160 + 90 * tileRows, null);
     }

@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using ViTCompiler.Imaging;
 using ViTCompiler.IO;
 
@@ -8,6 +9,7 @@ namespace ViTCompiler.Cli;
 /// <summary>Where a command writes: results to <see cref="Output"/>, everything else (warnings, errors) to <see cref="Error"/>.</summary>
 internal sealed class CliContext(TextWriter output, TextWriter error)
 {
+    // Paths and labels are printed as they are (é, not \u00E9): the output is for people and for JSON parsers, not HTML.
     private static readonly JsonWriterOptions s_jsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public TextWriter Output { get; } = output;
@@ -17,19 +19,16 @@ internal sealed class CliContext(TextWriter output, TextWriter error)
 
     public void Note(string message) => Error.WriteLine("vit: " + message);
 
-    /// <summary>Writes one JSON object on one line of <see cref="Output"/>.</summary>
-    public void WriteJsonLine(Action<Utf8JsonWriter> body) => Output.WriteLine(JsonObject(body));
+    /// <summary>Writes <paramref name="value"/> as one JSON object on one line of <see cref="Output"/>.</summary>
+    /// <param name="value">The result.</param>
+    /// <param name="type">Its serialiser, from <see cref="CliJsonContext"/>.</param>
+    public void WriteJsonLine<T>(T value, JsonTypeInfo<T> type) => Output.WriteLine(Json(value, type));
 
-    /// <summary>One JSON object as text on one line, written as <see cref="WriteJsonLine"/> writes it.</summary>
-    public static string JsonObject(Action<Utf8JsonWriter> body)
+    /// <summary><paramref name="value"/> as one line of JSON, as <see cref="WriteJsonLine"/> writes it.</summary>
+    public static string Json<T>(T value, JsonTypeInfo<T> type)
     {
         var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, s_jsonOptions))
-        {
-            json.WriteStartObject();
-            body(json);
-            json.WriteEndObject();
-        }
+        using (var json = new Utf8JsonWriter(buffer, s_jsonOptions)) JsonSerializer.Serialize(json, value, type);
         return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 

@@ -21,7 +21,12 @@ internal static class ClassifyCommand
         Option<int?> threads = CommonOptions.Threads();
         Option<bool> json = CommonOptions.Json();
         var top = new Option<int>("--top", "-k") { Description = "How many classes to print per image.", DefaultValueFactory = _ => 5, HelpName = "K" };
-        Option<string> normalize = CommonOptions.Normalize();
+        var normalize = new Option<string>("--normalize")
+        {
+            Description = "Override the input normalisation: google (mean = std = 0.5), imagenet, fashion-mnist or none.",
+            HelpName = "NAME",
+        };
+        normalize.AcceptOnlyFromAmong(InputPreprocessing.NormalizationNames);
 
         var command = new Command("classify", "Classify images with a trained model and print the top classes with their probabilities.")
         {
@@ -39,7 +44,7 @@ internal static class ClassifyCommand
         ResolvedWeights resolved = ResolvedWeights.Open(weightsPath, configPath, heads, imageSize, context);
         VitConfig config = resolved.Config;
         ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, config, normalize, context);
-        IVitModel model = resolved.LoadModel(context);
+        IVitTrainable model = resolved.LoadModel(context);
         CommonOptions.ApplyThreads(model, threads);
         IReadOnlyList<string>? names = ClassNames.For(config, resolved.Source.Labels);
         int k = Math.Min(top, config.Classes);
@@ -90,24 +95,9 @@ internal static class ClassifyCommand
     }
 
     private static void WriteJson(CliContext context, string path, (int Index, double Probability)[] best, IReadOnlyList<string>? names) =>
-        context.WriteJsonLine(json =>
-        {
-            json.WriteString("image", path);
-            WriteTop(json, best, names);
-        });
+        context.WriteJsonLine(new ClassifyJson(path, Scores(best, names)), CliJsonContext.Default.ClassifyJson);
 
-    /// <summary>The <c>top</c> array of the JSON output (docs/CLI.md): index, label and probability, most probable first.</summary>
-    internal static void WriteTop(System.Text.Json.Utf8JsonWriter json, (int Index, double Probability)[] best, IReadOnlyList<string>? names)
-    {
-        json.WriteStartArray("top");
-        foreach ((int index, double probability) in best)
-        {
-            json.WriteStartObject();
-            json.WriteNumber("index", index);
-            json.WriteString("label", ClassNames.Name(names, index));
-            json.WriteNumber("probability", Math.Round(probability, 6));
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-    }
+    /// <summary>The <c>top</c> array of the JSON output (docs/CLI.md): index, label and probability (6 decimals), most probable first.</summary>
+    internal static ClassScoreJson[] Scores((int Index, double Probability)[] best, IReadOnlyList<string>? names) =>
+        best.Select(b => new ClassScoreJson(b.Index, ClassNames.Name(names, b.Index), Math.Round(b.Probability, 6))).ToArray();
 }

@@ -49,7 +49,7 @@ internal static class ExplainCommand
         int layer = layerOption ?? config.Layers;
         if (layer < 1 || layer > config.Layers) throw CliException.Usage($"--layer must be between 1 and the model's {config.Layers} layers (got {layer}).");
         ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, config, normalize, context);
-        IVitModel model = resolved.LoadModel(context);
+        IVitClassifier model = resolved.LoadModel(context);
         CommonOptions.ApplyThreads(model, threads);
         IReadOnlyList<string>? names = ClassNames.For(config, resolved.Source.Labels);
         int k = Math.Min(top, config.Classes);
@@ -102,21 +102,14 @@ internal static class ExplainCommand
     }
 
     private static void WriteJson(CliContext context, string path, (int Index, double Probability)[] best, IReadOnlyList<string>? names, int layer,
-        PatchMap rollout, string rolloutFile, string headsFile) =>
-        context.WriteJsonLine(json =>
+        PatchMap rollout, string rolloutFile, string headsFile)
+    {
+        double[][] rows = new double[rollout.Rows][];
+        for (int r = 0; r < rollout.Rows; r++)
         {
-            json.WriteString("image", path);
-            ClassifyCommand.WriteTop(json, best, names);
-            json.WriteStartArray("rollout");
-            for (int r = 0; r < rollout.Rows; r++)
-            {
-                json.WriteStartArray();
-                for (int c = 0; c < rollout.Columns; c++) json.WriteNumberValue(Math.Round(rollout[r, c], 6));
-                json.WriteEndArray();
-            }
-            json.WriteEndArray();
-            json.WriteNumber("layer", layer);
-            json.WriteString("rollout_png", rolloutFile);
-            json.WriteString("heads_png", headsFile);
-        });
+            rows[r] = new double[rollout.Columns];
+            for (int c = 0; c < rollout.Columns; c++) rows[r][c] = Math.Round(rollout[r, c], 6);
+        }
+        context.WriteJsonLine(new ExplainJson(path, ClassifyCommand.Scores(best, names), rows, layer, rolloutFile, headsFile), CliJsonContext.Default.ExplainJson);
+    }
 }

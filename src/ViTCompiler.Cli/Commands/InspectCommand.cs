@@ -52,8 +52,9 @@ internal static class InspectCommand
         ResolvedWeights resolved = ResolvedWeights.Open(weightsPath, configPath, heads, null, context);
         VitConfig config = resolved.Config;
         // Without images nothing runs: load the weights alone, without building (or packing for) an engine.
-        IVitModel model = imagesFolder is null ? resolved.LoadParameters() : resolved.LoadModel(context);
-        CommonOptions.ApplyThreads(model, threads);
+        IVitClassifier? engine = imagesFolder is null ? null : resolved.LoadModel(context);
+        IVitWeights model = engine ?? resolved.LoadParameters();
+        if (engine is not null) CommonOptions.ApplyThreads(engine, threads);
         var files = new FigureFiles(outFolder);
 
         FilterComponents filters = EmbeddingFilters.PrincipalComponents(model.Config, model.Parameters, componentCount);
@@ -67,51 +68,32 @@ internal static class InspectCommand
 
         AttentionDistance? distance = null;
         string? distancePng = null, distanceCsv = null;
-        if (imagesFolder is not null)
+        if (engine is not null)
         {
-            distance = MeasureDistance(context, model, resolved, imagesFolder, maxImages, normalize);
+            distance = MeasureDistance(context, engine, resolved, imagesFolder!, maxImages, normalize);
             distancePng = files.Save(AnalysisFigures.AttentionDistance(distance.Mean(), distance.Images), "attention-distance.png");
             distanceCsv = files.Write("attention-distance.csv", DistanceCsv(distance.Mean()));
         }
 
-        string report = CliContext.JsonObject(w =>
+        AttentionDistanceJson? distanceJson = null;
+        if (distance is not null)
         {
-            w.WriteString("weights", resolved.Source.Path);
-            w.WriteString("model", config.ToString());
-            w.WriteStartObject("embedding_filters");
-            w.WriteNumber("components", filters.Count);
-            w.WriteStartArray("explained_ratio");
-            for (int c = 0; c < filters.Count; c++) w.WriteNumberValue(Math.Round(filters.ExplainedRatio(c), 6));
-            w.WriteEndArray();
-            w.WriteString("png", filtersPng);
-            w.WriteString("csv", filtersCsv);
-            w.WriteEndObject();
-            w.WriteStartObject("position_similarity");
-            w.WriteNumber("same_row_or_column", Math.Round(summary.SameRowOrColumn, 6));
-            w.WriteNumber("elsewhere", Math.Round(summary.Elsewhere, 6));
-            w.WriteNumber("nearest_in_row_or_column", Math.Round(summary.NearestInRowOrColumn, 6));
-            w.WriteNumber("chance_nearest_in_row_or_column", Math.Round(summary.ChanceNearestInRowOrColumn, 6));
-            w.WriteString("png", similarityPng);
-            w.WriteString("csv", similarityCsv);
-            w.WriteEndObject();
-            if (distance is not null)
+            double[,] mean = distance.Mean();
+            double[][] pixels = new double[mean.GetLength(0)][];
+            for (int l = 0; l < pixels.Length; l++)
             {
-                double[,] mean = distance.Mean();
-                w.WriteStartObject("attention_distance");
-                w.WriteNumber("images", distance.Images);
-                w.WriteStartArray("pixels");
-                for (int l = 0; l < mean.GetLength(0); l++)
-                {
-                    w.WriteStartArray();
-                    for (int h = 0; h < mean.GetLength(1); h++) w.WriteNumberValue(Math.Round(mean[l, h], 4));
-                    w.WriteEndArray();
-                }
-                w.WriteEndArray();
-                w.WriteString("png", distancePng);
-                w.WriteString("csv", distanceCsv);
-                w.WriteEndObject();
+                pixels[l] = new double[mean.GetLength(1)];
+                for (int h = 0; h < pixels[l].Length; h++) pixels[l][h] = Math.Round(mean[l, h], 4);
             }
-        });
+            distanceJson = new AttentionDistanceJson(distance.Images, pixels, distancePng!, distanceCsv!);
+        }
+        string report = CliContext.Json(new InspectJson(
+            resolved.Source.Path,
+            config.ToString(),
+            new EmbeddingFiltersJson(filters.Count, Enumerable.Range(0, filters.Count).Select(c => Math.Round(filters.ExplainedRatio(c), 6)).ToArray(), filtersPng, filtersCsv),
+            new PositionSimilarityJson(Math.Round(summary.SameRowOrColumn, 6), Math.Round(summary.Elsewhere, 6), Math.Round(summary.NearestInRowOrColumn, 6),
+                Math.Round(summary.ChanceNearestInRowOrColumn, 6), similarityPng, similarityCsv),
+            distanceJson), CliJsonContext.Default.InspectJson);
         string reportPath = files.Write("inspect.json", report + "\n");
 
         if (json)
@@ -153,7 +135,7 @@ internal static class InspectCommand
         return ExitCodes.Ok;
     }
 
-    private static AttentionDistance MeasureDistance(CliContext context, IVitModel model, ResolvedWeights resolved, string folder, int maxImages, string? normalize)
+    private static AttentionDistance MeasureDistance(CliContext context, IVitClassifier model, ResolvedWeights resolved, string folder, int maxImages, string? normalize)
     {
         VitConfig config = model.Config;
         ChannelNormalization normalization = InputPreprocessing.For(resolved.Source, config, normalize, context).Normalization;

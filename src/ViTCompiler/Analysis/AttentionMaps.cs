@@ -2,7 +2,7 @@ namespace ViTCompiler.Analysis;
 
 /// <summary>
 /// Where a model looks: the attention its output reads from each patch, from the probabilities that
-/// <see cref="IVitModel.Forward(ReadOnlySpan{float}, int, Span{float}, Span{float})"/> captures as
+/// <see cref="IVitClassifier.Forward(ReadOnlySpan{float}, int, Span{float}, Span{float})"/> captures as
 /// (batch, layers, heads, tokens, tokens), query token first, key token second.
 /// </summary>
 /// <remarks>
@@ -24,7 +24,7 @@ public static class AttentionMaps
     /// Runs <paramref name="model"/> on <paramref name="batch"/> images and returns their attention probabilities,
     /// (batch, layers, heads, tokens, tokens); writes the logits into <paramref name="logits"/>.
     /// </summary>
-    public static float[] Capture(IVitModel model, ReadOnlySpan<float> pixels, int batch, Span<float> logits)
+    public static float[] Capture(IVitClassifier model, ReadOnlySpan<float> pixels, int batch, Span<float> logits)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);

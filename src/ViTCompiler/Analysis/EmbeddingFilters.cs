@@ -74,7 +74,7 @@ public static class EmbeddingFilters
     }
 
     /// <summary>As <see cref="PrincipalComponents(VitConfig, ReadOnlySpan{float}, int)"/> for <paramref name="model"/>'s parameters.</summary>
-    public static FilterComponents PrincipalComponents(IVitModel model, int count = PaperComponents)
+    public static FilterComponents PrincipalComponents(IVitWeights model, int count = PaperComponents)
     {
         ArgumentNullException.ThrowIfNull(model);
         return PrincipalComponents(model.Config, model.Parameters, count);

@@ -70,7 +70,7 @@ public sealed class PositionSimilarity
     }
 
     /// <summary>As <see cref="Compute(VitConfig, ReadOnlySpan{float})"/> for <paramref name="model"/>'s parameters.</summary>
-    public static PositionSimilarity Compute(IVitModel model)
+    public static PositionSimilarity Compute(IVitWeights model)
     {
         ArgumentNullException.ThrowIfNull(model);
         return Compute(model.Config, model.Parameters);

@@ -15,7 +15,7 @@ public class EmbeddingFiltersTests
         var config = new VitConfig { ImageSize = patch * 2, Channels = channels, Patch = patch, Layers = 1, Hidden = hidden, Heads = 1, MlpDim = 4, Classes = 2 };
         var model = new ReferenceVitModel(config);
         float[] weights = PlantedFilters(hidden, config.PatchDim, seed: (ulong)(channels * 100 + patch));
-        weights.CopyTo(config.Layout["patch_embed.proj.weight"].Of(model.Parameters));
+        using (ParameterEdit edit = model.EditParameters()) weights.CopyTo(edit[config.Layout["patch_embed.proj.weight"]]);
 
         FilterComponents pca = EmbeddingFilters.PrincipalComponents(model, count);
         int length = config.PatchDim;
@@ -61,7 +61,7 @@ public class EmbeddingFiltersTests
     {
         var config = new VitConfig { ImageSize = 8, Channels = 1, Patch = 4, Layers = 1, Hidden = 32, Heads = 1, MlpDim = 4, Classes = 2 };
         var model = new ReferenceVitModel(config);
-        PlantedFilters(32, 16, seed: 3).CopyTo(config.Layout["patch_embed.proj.weight"].Of(model.Parameters));
+        using (ParameterEdit edit = model.EditParameters()) PlantedFilters(32, 16, seed: 3).CopyTo(edit[config.Layout["patch_embed.proj.weight"]]);
         FilterComponents pca = EmbeddingFilters.PrincipalComponents(model.Config, model.Parameters);
         for (int c = 0; c < pca.Count; c++)
         {

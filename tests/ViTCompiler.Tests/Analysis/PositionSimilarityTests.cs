@@ -12,13 +12,16 @@ public class PositionSimilarityTests
         // 4 × 4 grid, width 8: channels 0–3 one-hot the row, 4–7 one-hot the column. Cosine = (same row + same column) / 2.
         var config = new VitConfig { ImageSize = 8, Channels = 1, Patch = 2, Layers = 1, Hidden = 8, Heads = 1, MlpDim = 4, Classes = 2 };
         var model = new ReferenceVitModel(config);
-        Span<float> table = config.Layout["pos_embed"].Of(model.Parameters);
-        table.Clear();
-        table[..8].Fill(7);  // the [class] token's embedding, which must be ignored
-        for (int p = 0; p < 16; p++)
+        using (ParameterEdit edit = model.EditParameters())
         {
-            table[(1 + p) * 8 + p / 4] = 1;
-            table[(1 + p) * 8 + 4 + p % 4] = 1;
+            Span<float> table = edit[config.Layout["pos_embed"]];
+            table.Clear();
+            table[..8].Fill(7);  // the [class] token's embedding, which must be ignored
+            for (int p = 0; p < 16; p++)
+            {
+                table[(1 + p) * 8 + p / 4] = 1;
+                table[(1 + p) * 8 + 4 + p % 4] = 1;
+            }
         }
         PositionSimilarity similarity = PositionSimilarity.Compute(model);
         Assert.Equal((4, 16), (similarity.GridSize, similarity.Positions));

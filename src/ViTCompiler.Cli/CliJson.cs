@@ -38,7 +38,7 @@ internal sealed record EmbeddingFiltersJson(int Components, double[] ExplainedRa
 internal sealed record PositionSimilarityJson(double SameRowOrColumn, double Elsewhere, double NearestInRowOrColumn, double ChanceNearestInRowOrColumn, string Png, string Csv);
 
 /// <summary>Mean attention distance in pixels as [layer][head].</summary>
-internal sealed record AttentionDistanceJson(int Images, double[][] Pixels, string Png, string Csv);
+internal sealed record AttentionDistanceJson(int Images, double[][] Pixels, double UniformPixels, string Png, string Csv);
 
 /// <summary><c>vit selftest --json</c>: one object per preset.</summary>
 internal sealed record SelfTestJson(

@@ -39,14 +39,14 @@ public static class VitCli
         var root = new RootCommand("vit: run, inspect, convert, benchmark and train Vision Transformers compiled to SIMD C# by ViTCompiler.")
         {
             ClassifyCommand.Create(context),
-            ExplainCommand.Create(context),
             InfoCommand.Create(context),
-            InspectCommand.Create(context),
             ConvertCommand.Create(context),
             BenchCommand.Create(context),
             InitCommand.Create(context),
             TrainCommand.Create(context),
             EvalCommand.Create(context),
+            ExplainCommand.Create(context),
+            InspectCommand.Create(context),
             ExportOnnxCommand.Create(context),
             SelfTestCommand.Create(context),
         };

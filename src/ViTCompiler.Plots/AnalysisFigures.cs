@@ -152,8 +152,9 @@ public static class AnalysisFigures
     /// </summary>
     /// <param name="distances">Mean distance in pixels as [layer, head].</param>
     /// <param name="images">How many images the means are over, for the title.</param>
+    /// <param name="uniform">When given, a dashed line at this distance, labelled as evenly spread attention (<see cref="Analysis.AttentionDistance.UniformDistance"/>).</param>
     /// <param name="title">The title; by default it names the image count.</param>
-    public static Figure AttentionDistance(double[,] distances, int images, string? title = null)
+    public static Figure AttentionDistance(double[,] distances, int images, double? uniform = null, string? title = null)
     {
         ArgumentNullException.ThrowIfNull(distances);
         int layers = distances.GetLength(0), heads = distances.GetLength(1);
@@ -173,6 +174,12 @@ public static class AnalysisFigures
             points.LineWidth = 0;
             points.MarkerSize = 8;
             points.LegendText = $"head {h + 1}";
+        }
+        if (uniform is double even)
+        {
+            ScottPlot.Plottables.HorizontalLine line = plot.Add.HorizontalLine(even, width: 1.5f, color: Colors.Gray, pattern: LinePattern.Dashed);
+            line.LegendText = "attention spread evenly";
+            max = Math.Max(max, even);
         }
         plot.Axes.SetLimits(0.5, layers + 0.5, 0, Positive(max) * 1.1);
         plot.Axes.Bottom.TickGenerator = new NumericManual(

@@ -38,7 +38,7 @@ public class JsonOutputTests
         Assert.Equal("weights model embedding_filters position_similarity attention_distance", Keys(inspect));
         Assert.Equal("components explained_ratio png csv", Keys(inspect.GetProperty("embedding_filters")));
         Assert.Equal("same_row_or_column elsewhere nearest_in_row_or_column chance_nearest_in_row_or_column png csv", Keys(inspect.GetProperty("position_similarity")));
-        Assert.Equal("images pixels png csv", Keys(inspect.GetProperty("attention_distance")));
+        Assert.Equal("images pixels uniform_pixels png csv", Keys(inspect.GetProperty("attention_distance")));
 
         JsonElement bench = Assert.Single(Cli.Ok("bench", "--preset", "fashion-mnist", "--runs", "1", "--warmup", "0", "--json").JsonLines);
         Assert.Equal("preset engine batch threads runs warmup median_ms min_ms per_image_ms per_image_min_ms images_per_second flops_per_image gflop_per_second", Keys(bench));

@@ -71,7 +71,7 @@ internal static class InspectCommand
         if (engine is not null)
         {
             distance = MeasureDistance(context, engine, resolved, imagesFolder!, maxImages, normalize);
-            distancePng = files.Save(AnalysisFigures.AttentionDistance(distance.Mean(), distance.Images), "attention-distance.png");
+            distancePng = files.Save(AnalysisFigures.AttentionDistance(distance.Mean(), distance.Images, AttentionDistance.UniformDistance(config)), "attention-distance.png");
             distanceCsv = files.Write("attention-distance.csv", DistanceCsv(distance.Mean()));
         }
 
@@ -85,7 +85,7 @@ internal static class InspectCommand
                 pixels[l] = new double[mean.GetLength(1)];
                 for (int h = 0; h < pixels[l].Length; h++) pixels[l][h] = Math.Round(mean[l, h], 4);
             }
-            distanceJson = new AttentionDistanceJson(distance.Images, pixels, distancePng!, distanceCsv!);
+            distanceJson = new AttentionDistanceJson(distance.Images, pixels, Math.Round(AttentionDistance.UniformDistance(config), 4), distancePng!, distanceCsv!);
         }
         string report = CliContext.Json(new InspectJson(
             resolved.Source.Path,
@@ -113,7 +113,8 @@ internal static class InspectCommand
         if (distance is not null)
         {
             double[,] mean = distance.Mean();
-            context.Output.WriteLine($"mean attention distance over {distance.Images:N0} images (pixels; lowest and highest head per layer):");
+            context.Output.WriteLine(string.Format(text, "mean attention distance over {0:N0} images (pixels; lowest and highest head per layer; attention spread evenly would give {1:0.0}):",
+                distance.Images, AttentionDistance.UniformDistance(config)));
             for (int l = 0; l < mean.GetLength(0); l++)
             {
                 double low = double.MaxValue, high = double.MinValue, sum = 0;

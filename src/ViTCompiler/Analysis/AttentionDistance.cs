@@ -46,6 +46,12 @@ public sealed class AttentionDistance
         return table;
     }
 
+    /// <summary>
+    /// The mean distance a head would have if it spread its attention evenly over all patches: the mean of
+    /// <see cref="PatchDistances"/>. A head well below it looks locally; one near it looks everywhere.
+    /// </summary>
+    public static double UniformDistance(VitConfig config) => PatchDistances(config).Average();
+
     /// <summary>Adds <paramref name="batch"/> images' attention, (batch, layers, heads, tokens, tokens).</summary>
     public void Add(ReadOnlySpan<float> attention, int batch)
     {

@@ -62,6 +62,18 @@ public class AttentionDistanceTests
     }
 
     [Fact]
+    public void Even_attention_gives_the_uniform_distance()
+    {
+        // 2 × 2 patches of 5 pixels: from any patch, distances 0, 5, 5 and 5√2.
+        var config = new VitConfig { ImageSize = 10, Channels = 1, Patch = 5, Layers = 1, Hidden = 4, Heads = 1, MlpDim = 4, Classes = 2, Pooling = VitPooling.Mean };
+        double expected = (0 + 5 + 5 + 5 * Math.Sqrt(2)) / 4;
+        Assert.Equal(expected, AttentionDistance.UniformDistance(config), 1e-12);
+        var meter = new AttentionDistance(config);
+        meter.Add(Enumerable.Repeat(0.25f, 16).ToArray(), 1);
+        Assert.Equal(expected, meter.Mean()[0, 0], 1e-6);
+    }
+
+    [Fact]
     public void Reading_before_adding_and_a_wrong_capture_length_are_refused()
     {
         var config = new VitConfig { ImageSize = 10, Channels = 1, Patch = 5, Layers = 1, Hidden = 4, Heads = 2, MlpDim = 4, Classes = 2 };

@@ -74,7 +74,10 @@ public class AnalysisFiguresTests
         float[] attention = Analysis.AttentionMapsTests.Capture(s_config, seed: 9, batch: 2);
         var meter = new AttentionDistance(s_config);
         meter.Add(attention, 2);
-        Figure figure = AnalysisFigures.AttentionDistance(meter.Mean(), meter.Images);
+        Figure figure = AnalysisFigures.AttentionDistance(meter.Mean(), meter.Images, AttentionDistance.UniformDistance(s_config));
+        ScottPlot.Plottables.HorizontalLine even = Assert.Single(figure.Plot.GetPlottables<ScottPlot.Plottables.HorizontalLine>());
+        Assert.Equal(AttentionDistance.UniformDistance(s_config), even.Y);
+        Assert.Equal("attention spread evenly", even.LegendText);
         ScottPlot.Plottables.Scatter[] series = figure.Plot.GetPlottables<ScottPlot.Plottables.Scatter>().ToArray();
         Assert.Equal(s_config.Heads, series.Length);
         Assert.Equal(["head 1", "head 2", "head 3"], series.Select(s => s.LegendText));

@@ -21,12 +21,7 @@ internal static class ClassifyCommand
         Option<int?> threads = CommonOptions.Threads();
         Option<bool> json = CommonOptions.Json();
         var top = new Option<int>("--top", "-k") { Description = "How many classes to print per image.", DefaultValueFactory = _ => 5, HelpName = "K" };
-        var normalize = new Option<string>("--normalize")
-        {
-            Description = "Override the input normalisation: google (mean = std = 0.5), imagenet, fashion-mnist or none.",
-            HelpName = "NAME",
-        };
-        normalize.AcceptOnlyFromAmong(InputPreprocessing.NormalizationNames);
+        Option<string> normalize = CommonOptions.Normalize();
 
         var command = new Command("classify", "Classify images with a trained model and print the top classes with their probabilities.")
         {

@@ -320,6 +320,22 @@ namespace ViTCompiler.Generators
                     w.Line($"Gemm.Run<T{product}>(ref gemm, pool, threads, scratch, (nint)perWorker);");
                 }
 
+                // A residual branch: at inference the product accumulates into x itself; in training it goes to `branch`,
+                // then dropout and stochastic depth decide what is added to the stream.
+                void Residual(string product, string k, string a, string packed, string bias, string from, string to, string site)
+                {
+                    if (training)
+                    {
+                        Gemm(product, "rows", "Hidden", k, a, k, "branch", "Hidden", packed, bias);
+                        w.Line($"{K}.Dropout.ResidualAdd(pool, threads, {from}, branch, {to}, batch, Tokens * Hidden, seed,");
+                        w.Line($"    {K}.Dropout.Sites.{site}Output(layer), drop, {K}.Dropout.Sites.{site}Path(layer), path);");
+                    }
+                    else
+                    {
+                        Gemm(product, "rows", "Hidden", k, a, k, "x", "Hidden", packed, bias, "gemm.Accumulate = true;");
+                    }
+                }
+
                 w.Line($"// (B, {s.Channels}, {s.ImageSize}, {s.ImageSize}) -> (B·{p.PatchCount}, {p.PatchDim})   patches, each flattened (channel, row, column)");
                 w.Line($"{K}.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);");
                 w.Line();
@@ -367,16 +383,7 @@ namespace ViTCompiler.Generators
                     w.Line($"{K}.Attention<TScores, TValues>.Forward(ref attend, pool, threads);");
                     w.Line();
                     w.Line($"// {rows} -> {rows}   {T("middle = x + ", "x += ")}{residual("attended · Wprojᵀ + bproj")}");
-                    if (training)
-                    {
-                        Gemm("Proj", "rows", "Hidden", "Hidden", attended, "Hidden", "branch", "Hidden", "panels + _packedProj", "block + BlockOffsets.ProjBias");
-                        w.Line($"{K}.Dropout.ResidualAdd(pool, threads, saved.Input, branch, saved.Middle, batch, Tokens * Hidden, seed,");
-                        w.Line($"    {K}.Dropout.Sites.AttentionOutput(layer), drop, {K}.Dropout.Sites.AttentionPath(layer), path);");
-                    }
-                    else
-                    {
-                        Gemm("Proj", "rows", "Hidden", "Hidden", attended, "Hidden", "x", "Hidden", "panels + _packedProj", "block + BlockOffsets.ProjBias", "gemm.Accumulate = true;");
-                    }
+                    Residual("Proj", "Hidden", attended, "panels + _packedProj", "block + BlockOffsets.ProjBias", "saved.Input", "saved.Middle", "Attention");
                     w.Line();
                     w.Line($"// {rows} -> {rows}   ln2 = LayerNorm({T("middle", "x")}){kept}");
                     w.Line($"{K}.LayerNorm.Forward(pool, threads, {middle}, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, {ln2}, rows, Hidden, Epsilon{T(", saved.Mean2, saved.Rstd2", "")});");
@@ -396,16 +403,7 @@ namespace ViTCompiler.Generators
                     }
                     w.Line();
                     w.Line($"// (B·{n}, {m}) -> {rows}   {T("output = middle + ", "x += ")}{residual($"{T("gelu", "hidden")} · Wfc2ᵀ + bfc2")}");
-                    if (training)
-                    {
-                        Gemm("Fc2", "rows", "Hidden", "MlpWidth", gelu, "MlpWidth", "branch", "Hidden", "panels + _packedFc2", "block + BlockOffsets.Fc2Bias");
-                        w.Line($"{K}.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,");
-                        w.Line($"    {K}.Dropout.Sites.MlpOutput(layer), drop, {K}.Dropout.Sites.MlpPath(layer), path);");
-                    }
-                    else
-                    {
-                        Gemm("Fc2", "rows", "Hidden", "MlpWidth", gelu, "MlpWidth", "x", "Hidden", "panels + _packedFc2", "block + BlockOffsets.Fc2Bias", "gemm.Accumulate = true;");
-                    }
+                    Residual("Fc2", "MlpWidth", gelu, "panels + _packedFc2", "block + BlockOffsets.Fc2Bias", "saved.Middle", "output", "Mlp");
                 }
                 w.Line("}");
                 w.Line();

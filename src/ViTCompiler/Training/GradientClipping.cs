@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
 namespace ViTCompiler.Training;
@@ -52,20 +53,7 @@ public static class GradientClipping
         if (!(maxNorm > 0) || !float.IsFinite(maxNorm))
             throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "The clipping norm must be a positive finite number.");
         double norm = GlobalNorm(gradients);
-        if (double.IsFinite(norm) && norm > maxNorm) Scale(gradients, (float)(maxNorm / norm));
+        if (double.IsFinite(norm) && norm > maxNorm) TensorPrimitives.Multiply(gradients, (float)(maxNorm / norm), gradients);
         return norm;
-    }
-
-    private static void Scale(Span<float> values, float factor)
-    {
-        ref float x0 = ref MemoryMarshal.GetReference(values);
-        nuint n = (nuint)values.Length, i = 0;
-        if (Vector.IsHardwareAccelerated && n >= (nuint)Vector<float>.Count)
-        {
-            var f = new Vector<float>(factor);
-            nuint last = n - (nuint)Vector<float>.Count;
-            for (; i <= last; i += (nuint)Vector<float>.Count) (Vector.LoadUnsafe(ref x0, i) * f).StoreUnsafe(ref x0, i);
-        }
-        for (; i < n; i++) values[(int)i] *= factor;
     }
 }

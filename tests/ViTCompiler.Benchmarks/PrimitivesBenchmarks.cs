@@ -16,7 +16,7 @@ namespace ViTCompiler.Benchmarks;
 /// <summary>
 /// Hand-written element-wise code against <see cref="TensorPrimitives"/> on the same data, one class per operation,
 /// the hand-written variant the baseline so the Ratio column reads "TensorPrimitives time / hand-written time". The
-/// library uses whichever won (docs/PERFORMANCE.md, "Hand-written loops or TensorPrimitives"): where TensorPrimitives
+/// library uses whichever won (docs/PERFORMANCE.md, "TensorPrimitives"): where TensorPrimitives
 /// won, the hand-written loop it replaced lives on only here, in <see cref="Replaced"/>; where the hand-written code
 /// won, the TensorPrimitives composition lives only here.
 /// <code>
@@ -59,12 +59,12 @@ public static class PrimitivesBenchmarks
     public const int BlockLength = 5_000_000;
 }
 
-/// <summary>z = x + y: bias-gradient column strips (64), a token row (768), a chunk of the residual stream (16,384).</summary>
+/// <summary>z = x + y: a bias-gradient column strip (64), token rows (192, 768), a range of the residual stream (16,384).</summary>
 public unsafe class PrimitivesAdd
 {
     private float[] _x = [], _y = [], _z = [];
 
-    [Params(64, 768, 16384)]
+    [Params(64, 192, 768, 16384)]
     public int Length { get; set; }
 
     [GlobalSetup]
@@ -76,10 +76,10 @@ public unsafe class PrimitivesAdd
     }
 
     [Benchmark(Baseline = true)]
-    public void HandWritten() => Replaced.Add(PrimitivesBenchmarks.Address(_x), PrimitivesBenchmarks.Address(_y), PrimitivesBenchmarks.Address(_z), Length);
+    public void HandWritten() => TokenOps.Add(PrimitivesBenchmarks.Address(_x), PrimitivesBenchmarks.Address(_y), PrimitivesBenchmarks.Address(_z), Length);
 
     [Benchmark]
-    public void Primitives() => TokenOps.Add(PrimitivesBenchmarks.Address(_x), PrimitivesBenchmarks.Address(_y), PrimitivesBenchmarks.Address(_z), Length);
+    public void Primitives() => TensorPrimitives.Add(_x, _y, _z);
 }
 
 /// <summary>x *= s: a pooled row (768) and gradient clipping over a whole block.</summary>
@@ -87,7 +87,7 @@ public unsafe class PrimitivesScale
 {
     private float[] _x = [];
 
-    [Params(768, PrimitivesBenchmarks.BlockLength)]
+    [Params(64, 768, PrimitivesBenchmarks.BlockLength)]
     public int Length { get; set; }
 
     [GlobalSetup]
@@ -95,10 +95,10 @@ public unsafe class PrimitivesScale
 
     // A factor of 1 leaves the values, and so the timing, the same over millions of invocations (no drift into subnormals).
     [Benchmark(Baseline = true)]
-    public void HandWritten() => Replaced.Scale(PrimitivesBenchmarks.Address(_x), 1f, Length);
+    public void HandWritten() => TokenOps.Scale(PrimitivesBenchmarks.Address(_x), 1f, Length);
 
     [Benchmark]
-    public void Primitives() => TokenOps.Scale(PrimitivesBenchmarks.Address(_x), 1f, Length);
+    public void Primitives() => TensorPrimitives.Multiply(_x, 1f, _x);
 }
 
 /// <summary>
@@ -118,6 +118,14 @@ public unsafe class PrimitivesSoftmax
 
     [Benchmark(Baseline = true)]
     public void HandWritten()
+    {
+        float* p = PrimitivesBenchmarks.Address(_scores);
+        for (int i = 0; i < Tokens; i++) Replaced.SoftmaxRow(p + (long)i * Tokens, Tokens, 0.125f);
+    }
+
+    /// <summary>The library's: TensorPrimitives.Max, then the fused exp-and-sum loop and the scaling loop.</summary>
+    [Benchmark]
+    public void Mixed()
     {
         float* p = PrimitivesBenchmarks.Address(_scores);
         for (int i = 0; i < Tokens; i++) Softmax.Row(p + (long)i * Tokens, Tokens, 0.125f);
@@ -506,7 +514,7 @@ public class PrimitivesArgMax
     private const int Batch = 256;
     private float[] _logits = [];
 
-    [Params(10, 1000)]
+    [Params(10, 32, 100, 1000)]
     public int Classes { get; set; }
 
     [GlobalSetup]
@@ -520,11 +528,20 @@ public class PrimitivesArgMax
         return total;
     }
 
+    /// <summary>The library's: TensorPrimitives.IndexOfMax from 32 classes up, the loop below that.</summary>
+    [Benchmark]
+    public int Mixed()
+    {
+        int total = 0;
+        for (int b = 0; b < Batch; b++) total += Evaluator.ArgMax(_logits.AsSpan(b * Classes, Classes));
+        return total;
+    }
+
     [Benchmark]
     public int Primitives()
     {
         int total = 0;
-        for (int b = 0; b < Batch; b++) total += Evaluator.ArgMax(_logits.AsSpan(b * Classes, Classes));
+        for (int b = 0; b < Batch; b++) total += TensorPrimitives.IndexOfMax<float>(_logits.AsSpan(b * Classes, Classes));
         return total;
     }
 }
@@ -550,32 +567,13 @@ public unsafe class PrimitivesCrossEntropy
 
     /// <summary>In double, one element at a time.</summary>
     [Benchmark(Baseline = true)]
-    public float HandWritten() => Loss.CrossEntropy(PrimitivesBenchmarks.Address(_logits),
+    public float HandWritten() => Replaced.CrossEntropy(PrimitivesBenchmarks.Address(_logits),
         (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_labels)), Batch, Classes, 0.1f, PrimitivesBenchmarks.Address(_dlogits));
 
-    /// <summary>In float: max, z − max, exp, sum, scale, − ε/(C·B), and the label's term by hand.</summary>
+    /// <summary>In float: max, z − max, exp, sum, and the scaling of the gradient row.</summary>
     [Benchmark]
-    public float Primitives()
-    {
-        const float smoothing = 0.1f;
-        double total = 0;
-        for (int b = 0; b < Batch; b++)
-        {
-            ReadOnlySpan<float> z = _logits.AsSpan(b * Classes, Classes);
-            Span<float> dz = _dlogits.AsSpan(b * Classes, Classes);
-            float max = TensorPrimitives.Max(z);
-            TensorPrimitives.Subtract(z, max, dz);
-            TensorPrimitives.Exp(dz, dz);
-            float sum = TensorPrimitives.Sum<float>(dz);
-            double logSum = max + Math.Log(sum);
-            int label = _labels[b];
-            total -= (double)smoothing / Classes * (TensorPrimitives.Sum(z) - Classes * logSum) + (1 - smoothing) * (z[label] - logSum);
-            TensorPrimitives.Multiply(dz, 1f / (sum * Batch), dz);
-            TensorPrimitives.Add(dz, -smoothing / Classes / Batch, dz);
-            dz[label] -= (1 - smoothing) / Batch;
-        }
-        return (float)(total / Batch);
-    }
+    public float Primitives() => Loss.CrossEntropy(PrimitivesBenchmarks.Address(_logits),
+        (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_labels)), Batch, Classes, 0.1f, PrimitivesBenchmarks.Address(_dlogits));
 }
 
 /// <summary>The checkpoint's scan for a non-finite value over a block (all finite: the common case, the whole block read).</summary>
@@ -629,26 +627,45 @@ public class PrimitivesFloatConversion
 /// </summary>
 internal static unsafe class Replaced
 {
-    /// <summary>TokenOps.Add before: z[i] = x[i] + y[i] with <see cref="Vector{T}"/>.</summary>
-    public static void Add(float* x, float* y, float* z, int n)
+    /// <summary>Softmax.Row before: max, fused exp and sum, scaling, each a <see cref="Vector{T}"/> loop.</summary>
+    public static void SoftmaxRow(float* row, int n, float scale)
     {
         int i = 0;
-        if (Vector.IsHardwareAccelerated)
-            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
-                Vector.Store(Vector.Load(x + i) + Vector.Load(y + i), z + i);
-        for (; i < n; i++) z[i] = x[i] + y[i];
-    }
-
-    /// <summary>TokenOps.Scale and GradientClipping's scaling before: x[i] *= s.</summary>
-    public static void Scale(float* x, float s, int n)
-    {
-        int i = 0;
+        float max = float.NegativeInfinity;
+        if (Vector.IsHardwareAccelerated && n >= Vector<float>.Count)
+        {
+            Vector<float> m = new(float.NegativeInfinity);
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count) m = Vector.Max(m, Vector.Load(row + i));
+            for (int k = 0; k < Vector<float>.Count; k++) max = MathF.Max(max, m[k]);
+        }
+        for (; i < n; i++) max = MathF.Max(max, row[i]);
+        float sum = 0;
+        i = 0;
         if (Vector.IsHardwareAccelerated)
         {
-            Vector<float> v = new(s);
-            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count) Vector.Store(Vector.Load(x + i) * v, x + i);
+            Vector<float> s = Vector<float>.Zero, vmax = new(max), vscale = new(scale);
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                Vector<float> e = Vector.Exp((Vector.Load(row + i) - vmax) * vscale);
+                s += e;
+                Vector.Store(e, row + i);
+            }
+            sum = Vector.Sum(s);
         }
-        for (; i < n; i++) x[i] *= s;
+        for (; i < n; i++)
+        {
+            float e = MathF.Exp((row[i] - max) * scale);
+            sum += e;
+            row[i] = e;
+        }
+        float inv = 1f / sum;
+        i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<float> v = new(inv);
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count) Vector.Store(Vector.Load(row + i) * v, row + i);
+        }
+        for (; i < n; i++) row[i] *= inv;
     }
 
     /// <summary>Evaluator.ArgMax before.</summary>
@@ -666,6 +683,30 @@ internal static unsafe class Replaced
         for (int i = 0; i < values.Length; i++)
             if (!float.IsFinite(values[i])) return i;
         return -1;
+    }
+
+    /// <summary>Loss.CrossEntropy before: in double, one element at a time.</summary>
+    public static float CrossEntropy(float* logits, int* labels, int batch, int classes, float smoothing, float* dlogits)
+    {
+        double total = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            float* z = logits + (long)b * classes;
+            float* dz = dlogits + (long)b * classes;
+            float max = float.NegativeInfinity;
+            for (int c = 0; c < classes; c++) max = MathF.Max(max, z[c]);
+            double sum = 0;
+            for (int c = 0; c < classes; c++) sum += Math.Exp(z[c] - max);
+            double logSum = max + Math.Log(sum);
+            for (int c = 0; c < classes; c++)
+            {
+                double q = (c == labels[b] ? 1 - smoothing : 0) + (double)smoothing / classes;
+                double logP = z[c] - logSum;
+                total -= q * logP;
+                dz[c] = (float)((Math.Exp(logP) - q) / batch);
+            }
+        }
+        return (float)(total / batch);
     }
 
     /// <summary>FloatConversion.Convert before, little-endian F16 and F64.</summary>

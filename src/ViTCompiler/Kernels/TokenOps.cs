@@ -1,5 +1,5 @@
 using System.ComponentModel;
-using System.Numerics.Tensors;
+using System.Numerics;
 
 namespace ViTCompiler.Infrastructure;
 
@@ -111,11 +111,35 @@ public static unsafe class TokenOps
     }
 
     /// <summary>z[i] = x[i] + y[i]; z may alias x or y.</summary>
-    public static void Add(float* x, float* y, float* z, int n) =>
-        TensorPrimitives.Add(new ReadOnlySpan<float>(x, n), new ReadOnlySpan<float>(y, n), new Span<float>(z, n));
+    /// <remarks>
+    /// Hand-written rather than TensorPrimitives.Add: the calls here are short (a token row of D floats, a 64-float
+    /// column strip in <see cref="ColumnSums"/>), where TensorPrimitives' fixed cost per call made it slower at 64
+    /// floats and no faster at 192–768 (docs/PERFORMANCE.md, "TensorPrimitives").
+    /// </remarks>
+    public static void Add(float* x, float* y, float* z, int n)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+                Vector.Store(Vector.Load(x + i) + Vector.Load(y + i), z + i);
+        for (; i < n; i++) z[i] = x[i] + y[i];
+    }
 
     /// <summary>x[i] *= s.</summary>
-    public static void Scale(float* x, float s, int n) => TensorPrimitives.Multiply(new ReadOnlySpan<float>(x, n), s, new Span<float>(x, n));
+    /// <remarks>
+    /// Hand-written rather than TensorPrimitives.Multiply, which was no faster on rows of 64 and 768 or on a 5M-float
+    /// block (gradient clipping) (docs/PERFORMANCE.md, "TensorPrimitives").
+    /// </remarks>
+    public static void Scale(float* x, float s, int n)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<float> v = new(s);
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count) Vector.Store(Vector.Load(x + i) * v, x + i);
+        }
+        for (; i < n; i++) x[i] *= s;
+    }
 
     /// <summary>dst[r] = src[r · srcStride] for <paramref name="rows"/> rows of <paramref name="width"/> (e.g. the [class] rows).</summary>
     public static void GatherRows(float* source, long sourceStride, float* destination, int rows, int width)

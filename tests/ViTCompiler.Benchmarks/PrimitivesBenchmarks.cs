@@ -244,11 +244,16 @@ public unsafe class PrimitivesLayerNorm
     }
 }
 
-/// <summary>LayerNorm input gradients over the 197 rows of one image.</summary>
+/// <summary>
+/// LayerNorm's backward over the 197 rows of one image: the input gradients, and the parameter gradients
+/// dγ += Σ_r dy·x̂, dβ += Σ_r dy (one thread), each compared within its category.
+/// </summary>
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+[CategoriesColumn]
 public unsafe class PrimitivesLayerNormBackward
 {
     private const int Rows = 197;
-    private float[] _x = [], _dy = [], _gamma = [], _dx = [], _mean = [], _rstd = [], _dxhat = [], _xhat = [];
+    private float[] _x = [], _dy = [], _gamma = [], _dx = [], _mean = [], _rstd = [], _dgamma = [], _dbeta = [], _dxhat = [], _xhat = [];
 
     [Params(64, 768)]
     public int Width { get; set; }
@@ -262,11 +267,13 @@ public unsafe class PrimitivesLayerNormBackward
         _dx = PrimitivesBenchmarks.Pinned((long)Rows * Width, 4);
         _mean = PrimitivesBenchmarks.Pinned(Rows, 5, -0.1f, 0.1f);
         _rstd = PrimitivesBenchmarks.Pinned(Rows, 6, 0.5f, 1.5f);
-        _dxhat = PrimitivesBenchmarks.Pinned(Width, 7);
-        _xhat = PrimitivesBenchmarks.Pinned(Width, 8);
+        _dgamma = PrimitivesBenchmarks.Pinned(Width, 7);
+        _dbeta = PrimitivesBenchmarks.Pinned(Width, 8);
+        _dxhat = PrimitivesBenchmarks.Pinned(Width, 9);
+        _xhat = PrimitivesBenchmarks.Pinned(Width, 10);
     }
 
-    [Benchmark(Baseline = true)]
+    [Benchmark(Baseline = true), BenchmarkCategory("input")]
     public void HandWritten()
     {
         float* x = PrimitivesBenchmarks.Address(_x), dy = PrimitivesBenchmarks.Address(_dy), gamma = PrimitivesBenchmarks.Address(_gamma);
@@ -276,7 +283,7 @@ public unsafe class PrimitivesLayerNormBackward
     }
 
     /// <summary>dx̂ = dy·γ, Σdx̂, x̂ = (x − μ)·rstd, Σdx̂·x̂, dx̂ − x̂·m2, − m1, · rstd: eight passes and two scratch rows where the hand-written row makes two passes and none.</summary>
-    [Benchmark]
+    [Benchmark, BenchmarkCategory("input")]
     public void Primitives()
     {
         Span<float> dxhat = _dxhat, xhat = _xhat;
@@ -295,36 +302,14 @@ public unsafe class PrimitivesLayerNormBackward
             TensorPrimitives.Multiply(dx, rstd, dx);
         }
     }
-}
 
-/// <summary>LayerNorm's dγ += Σ_r dy·x̂ and dβ += Σ_r dy over 197 rows, one thread.</summary>
-public unsafe class PrimitivesLayerNormParameterGradients
-{
-    private const int Rows = 197;
-    private float[] _x = [], _dy = [], _dgamma = [], _dbeta = [], _mean = [], _rstd = [], _xhat = [];
-
-    [Params(64, 768)]
-    public int Width { get; set; }
-
-    [GlobalSetup]
-    public void Setup()
-    {
-        _x = PrimitivesBenchmarks.Pinned((long)Rows * Width, 1, -3f, 3f);
-        _dy = PrimitivesBenchmarks.Pinned((long)Rows * Width, 2);
-        _dgamma = PrimitivesBenchmarks.Pinned(Width, 3);
-        _dbeta = PrimitivesBenchmarks.Pinned(Width, 4);
-        _mean = PrimitivesBenchmarks.Pinned(Rows, 5, -0.1f, 0.1f);
-        _rstd = PrimitivesBenchmarks.Pinned(Rows, 6, 0.5f, 1.5f);
-        _xhat = PrimitivesBenchmarks.Pinned(Width, 7);
-    }
-
-    [Benchmark(Baseline = true)]
-    public void HandWritten() => LayerNorm.ParameterGradients(WorkerPool.Shared, 1, PrimitivesBenchmarks.Address(_dy), PrimitivesBenchmarks.Address(_x),
+    [Benchmark(Baseline = true), BenchmarkCategory("parameters")]
+    public void ParametersHandWritten() => LayerNorm.ParameterGradients(WorkerPool.Shared, 1, PrimitivesBenchmarks.Address(_dy), PrimitivesBenchmarks.Address(_x),
         PrimitivesBenchmarks.Address(_mean), PrimitivesBenchmarks.Address(_rstd), PrimitivesBenchmarks.Address(_dgamma), PrimitivesBenchmarks.Address(_dbeta), Rows, Width);
 
     /// <summary>Per row x̂ = (x − μ)·rstd, dγ += dy·x̂, dβ += dy: four passes and a scratch row where the hand-written loop makes one.</summary>
-    [Benchmark]
-    public void Primitives()
+    [Benchmark, BenchmarkCategory("parameters")]
+    public void ParametersPrimitives()
     {
         Span<float> xhat = _xhat;
         for (int r = 0; r < Rows; r++)
@@ -627,7 +612,7 @@ public class PrimitivesFloatConversion
 /// </summary>
 internal static unsafe class Replaced
 {
-    /// <summary>Softmax.Row before: max, fused exp and sum, scaling, each a <see cref="Vector{T}"/> loop.</summary>
+    /// <summary>Softmax.Row before: the maximum by a <see cref="Vector{T}"/> loop (the exp-and-sum and scaling passes are unchanged).</summary>
     public static void SoftmaxRow(float* row, int n, float scale)
     {
         int i = 0;
@@ -639,33 +624,7 @@ internal static unsafe class Replaced
             for (int k = 0; k < Vector<float>.Count; k++) max = MathF.Max(max, m[k]);
         }
         for (; i < n; i++) max = MathF.Max(max, row[i]);
-        float sum = 0;
-        i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            Vector<float> s = Vector<float>.Zero, vmax = new(max), vscale = new(scale);
-            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                Vector<float> e = Vector.Exp((Vector.Load(row + i) - vmax) * vscale);
-                s += e;
-                Vector.Store(e, row + i);
-            }
-            sum = Vector.Sum(s);
-        }
-        for (; i < n; i++)
-        {
-            float e = MathF.Exp((row[i] - max) * scale);
-            sum += e;
-            row[i] = e;
-        }
-        float inv = 1f / sum;
-        i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            Vector<float> v = new(inv);
-            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count) Vector.Store(Vector.Load(row + i) * v, row + i);
-        }
-        for (; i < n; i++) row[i] *= inv;
+        Softmax.ExpNormalize(row, n, max, scale);
     }
 
     /// <summary>Evaluator.ArgMax before.</summary>

@@ -3,22 +3,13 @@
 # a few training steps on the shipped Fashion-MNIST split, evaluation, classification of PNG, JPEG, TIFF (EXIF tags)
 # and PGM images, conversion to HuggingFace's format, a short benchmark and an ONNX export. Any failure exits non-zero.
 #
-# Needs: the .NET SDK, NuGet (the NativeAOT compiler package), and a C toolchain for the final link (gcc or clang, with
-# binutils' objcopy): the Debian image CI runs on has gcc 12 and binutils, and the script installs them with apt-get
-# where they are missing and it runs as root; zlib comes with the compiler package.
+# Needs: the .NET SDK, NuGet (the NativeAOT compiler package), and a C toolchain for the final link, which
+# .ci/native-toolchain.sh installs where it is missing.
 # Usage: .ci/aot-smoke.sh [extra dotnet publish arguments, e.g. -p:IlcInstructionSet=native]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The final link needs gcc or clang and objcopy; install them on a bare Debian machine when we may.
-if ! { command -v gcc || command -v clang; } >/dev/null || ! command -v objcopy >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq gcc binutils libc6-dev >/dev/null
-  else
-    echo "aot-smoke: NativeAOT needs a C toolchain (gcc or clang, and binutils' objcopy); install them first." >&2
-    exit 1
-  fi
-fi
+bash .ci/native-toolchain.sh aot-smoke
 
 out=artifacts/vit
 rm -rf "$out"

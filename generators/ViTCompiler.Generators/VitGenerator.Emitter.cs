@@ -10,7 +10,9 @@ namespace ViTCompiler.Generators
         /// <summary>Prints a <see cref="VitSpec"/> as C#. Every number it writes was computed by the planner.</summary>
         internal static class Emitter
         {
-            private const string GeneratedCode = "[global::System.CodeDom.Compiler.GeneratedCode(\"ViTCompiler.Generators\", \"0.1.0\")]";
+            // The generator's own version (one number for every package, set in Directory.Build.props).
+            private static readonly string s_generatedCode = "[global::System.CodeDom.Compiler.GeneratedCode(\"ViTCompiler.Generators\", \"" +
+                typeof(Emitter).Assembly.GetName().Version!.ToString(3) + "\")]";
             private const string Kernels = "global::ViTCompiler.Infrastructure";
 
             private static readonly (string Isa, string Guard, string Title)[] s_paths =
@@ -59,6 +61,7 @@ namespace ViTCompiler.Generators
                        (s.QkvBias ? "" : ", no qkv bias"));
                 w.Line($"//   head     {(s.MeanPooling ? "mean of the tokens" : "[class] token")} → {s.Classes} classes");
                 w.Line($"//   size     {N(p.ParameterCount)} parameters, {N(p.MacsPerImage)} multiply-accumulates per image");
+                w.Line($"//   runtime  calls ViTCompiler.Infrastructure under runtime contract {VitContract.Version}; the constructor checks it");
                 w.Line("//");
                 w.Line("// Matrix products C = A · B (B is K × N; A has one row per token, or per image for the head), each with its");
                 w.Line("// K block and the register tile (rows × columns) the planner picked per instruction set:");
@@ -89,7 +92,7 @@ namespace ViTCompiler.Generators
                 VitShape s = spec.Shape;
                 VitPlan p = spec.Plan;
                 w.Line($"/// <summary>{s.Layers}-layer ViT of width {s.Hidden} on {s.ImageSize}×{s.ImageSize}×{s.Channels} images, compiled by ViTCompiler.</summary>");
-                w.Line(GeneratedCode);
+                w.Line(s_generatedCode);
                 using (w.Block($"partial class {spec.ClassName} : global::ViTCompiler.CompiledVit"))
                 {
                     WriteConstants(w, spec);
@@ -128,7 +131,7 @@ namespace ViTCompiler.Generators
                 w.Line($"private const float Epsilon = {eps}f;");
                 w.Line();
                 w.Line("/// <summary>Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name=\"seed\"/>.</summary>");
-                w.Line($"public {spec.ClassName}(ulong seed = 0) : base(ModelConfig, seed) {{ }}");
+                w.Line($"public {spec.ClassName}(ulong seed = 0) : base(ModelConfig, seed, contractVersion: {VitContract.Version}) {{ }}");
                 w.Line();
                 w.Line("/// <summary>Offsets, in floats, of the parameter tensors outside the blocks, and of the blocks.</summary>");
                 using (w.Block("private static class Offsets"))
@@ -246,15 +249,29 @@ namespace ViTCompiler.Generators
                 w.Line("}");
             }
 
+            /// <summary>
+            /// Declares one pointer per workspace region, each after the previous one's <c>batch × floats</c>, the first
+            /// from <paramref name="allocation"/>; then <paramref name="next"/> just past the last. The region list is
+            /// VitGeometry's, which also sums it for the constants, so sizes and pointers cannot disagree.
+            /// </summary>
+            private static void WriteRegions(SourceWriter w, ImmutableEquatableArray<RegionPlan> regions, string allocation, string next)
+            {
+                RegionPlan? previous = null;
+                foreach (RegionPlan region in regions)
+                {
+                    string start = previous is null ? allocation : $"{previous.Name} + batch * {I(previous.FloatsPerImage)}L";
+                    w.Line(Commented($"float* {region.Name} = {start};", region.What));
+                    previous = region;
+                }
+                w.Line($"float* {next} = {previous!.Name} + batch * {I(previous.FloatsPerImage)}L;");
+            }
+
+            private static string Commented(string code, string comment) =>
+                comment.Length == 0 ? code : code.PadRight(60) + " // " + comment;
+
             private static void WriteForward(SourceWriter w, VitSpec spec)
             {
-                VitShape s = spec.Shape;
-                VitPlan p = spec.Plan;
-                int d = s.Hidden, n = p.Tokens;
-                string rows = $"(B·{n}, {d})";
-                w.Line("// Inference workspace per image (VitGeometry.InferenceFloatsPerImage): patches, embedded, x, a (ln outputs and");
-                w.Line("// attention heads share it), qkv, MLP hidden, pooled.");
-                w.Line($"private const long InferenceFloatsPerImage = {I(p.InferenceFloatsPerImage)};");
+                w.Line($"private const long InferenceFloatsPerImage = {I(spec.Plan.InferenceFloatsPerImage)};");
                 w.Line();
                 w.Line($"private unsafe void Forward<{TypeParameters(spec, false)}>(float* pixels, int batch, float* logits, float* attention)");
                 WriteConstraints(w, spec, false);
@@ -265,101 +282,150 @@ namespace ViTCompiler.Generators
                     w.Line("int threads = Threads, rows = batch * Tokens;");
                     w.Line("float* w = ParameterPointer, packed = PackedPointer;");
                     WriteScratch(w, spec, training: false);
-                    w.Line("float* patches = Workspace(batch * InferenceFloatsPerImage + threads * perWorker);");
-                    w.Line("float* embedded = patches + (long)batch * PatchCount * PatchDim;");
-                    w.Line("float* x = embedded + (long)batch * PatchCount * Hidden;");
-                    w.Line("float* a = x + (long)rows * Hidden;");
-                    w.Line("float* qkv = a + (long)rows * Hidden;");
-                    w.Line("float* hidden = qkv + (long)rows * 3 * Hidden;");
-                    w.Line("float* pooled = hidden + (long)rows * MlpWidth;");
-                    w.Line("float* scratch = pooled + (long)batch * Hidden;");
+                    WriteRegions(w, spec.Plan.InferenceRegions, "Workspace(batch * InferenceFloatsPerImage + threads * perWorker)", "scratch");
                     w.Line($"{Kernels}.GemmProblem gemm;");
                     w.Line();
-                    w.Line($"// (B, {s.Channels}, {s.ImageSize}, {s.ImageSize}) -> (B·{p.PatchCount}, {p.PatchDim})   patches, each flattened (channel, row, column)");
-                    w.Line($"{Kernels}.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);");
-                    w.Line();
-                    w.Line($"// (B·{p.PatchCount}, {p.PatchDim}) -> (B·{p.PatchCount}, {d})   {Formula(p, "Patch")}");
-                    w.Line($"gemm = {Kernels}.GemmProblem.Create(batch * PatchCount, Hidden, PatchDim, BlockK.Patch, patches, PatchDim, embedded, Hidden);");
-                    w.Line("gemm.BPacked = packed + _packedPatch;");
-                    w.Line("gemm.Bias = w + Offsets.PatchBias;");
-                    w.Line("Gemm.Run<TPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);");
-                    w.Line();
-                    w.Line($"// (B·{p.PatchCount}, {d}) -> {rows}   x = [{(s.MeanPooling ? "" : "cls; ")}embedded] + pos");
-                    w.Line($"{Kernels}.TokenOps.AssembleTokens(embedded, {(s.MeanPooling ? "null" : "w + Offsets.ClsToken")}, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);");
-                    w.Line();
-                    w.Line("for (int layer = 0; layer < Layers; layer++)");
-                    w.Line("{");
-                    using (w.Indented())
+                    WriteForwardSteps(w, spec, training: false);
+                }
+                w.Line("}");
+            }
+
+            /// <summary>
+            /// The forward pass, written once for both modes (as llm.c has one forward for inference and training). At
+            /// inference the activations of all layers share a few buffers and the residual products accumulate in place;
+            /// in training each layer keeps what the backward pass reads (<c>Saved</c>), LayerNorm keeps its statistics,
+            /// and dropout and stochastic depth apply.
+            /// </summary>
+            private static void WriteForwardSteps(SourceWriter w, VitSpec spec, bool training)
+            {
+                VitShape s = spec.Shape;
+                VitPlan p = spec.Plan;
+                string K = Kernels;
+                int d = s.Hidden, n = p.Tokens, m = p.MlpWidth;
+                bool cls = !s.MeanPooling;
+                string rows = $"(B·{n}, {d})";
+                string T(string trainingName, string inferenceName) => training ? trainingName : inferenceName;
+                string input = T("saved.Input", "x"), ln1 = T("saved.Ln1", "a"), qkv = T("saved.Qkv", "qkv"), attended = T("saved.Attended", "a");
+                string middle = T("saved.Middle", "x"), ln2 = T("saved.Ln2", "a"), fc1 = T("saved.Fc1", "hidden"), gelu = T("saved.Gelu", "hidden");
+                string kept = T(", statistics kept", "");
+                string dropout(string what) => training ? $"dropout({what})" : what;
+                string residual(string what) => training ? $"droppath(dropout({what}))" : what;
+
+                void Gemm(string product, string m_, string n_, string k_, string a, string lda, string c, string ldc, string packed, string? bias, params string[] extra)
+                {
+                    w.Line($"gemm = {K}.GemmProblem.Create({m_}, {n_}, {k_}, BlockK.{product}, {a}, {lda}, {c}, {ldc});");
+                    w.Line($"gemm.BPacked = {packed};");
+                    if (bias is not null) w.Line($"gemm.Bias = {bias};");
+                    foreach (string line in extra) w.Line(line);
+                    w.Line($"Gemm.Run<T{product}>(ref gemm, pool, threads, scratch, (nint)perWorker);");
+                }
+
+                // A residual branch: at inference the product accumulates into x itself; in training it goes to `branch`,
+                // then dropout and stochastic depth decide what is added to the stream.
+                void Residual(string product, string k, string a, string packed, string bias, string from, string to, string site)
+                {
+                    if (training)
                     {
-                        w.Line("float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;");
-                        w.Line("float* panels = packed + _packedBlocks + layer * _packedBlockStride;");
-                        w.Line();
-                        w.Line($"// {rows} -> {rows}   a = ln1(x)");
-                        w.Line($"{Kernels}.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, a, rows, Hidden, Epsilon);");
-                        w.Line();
-                        w.Line($"// {rows} -> (B·{n}, {3 * d})   qkv = a · Wqkvᵀ{(s.QkvBias ? " + bqkv" : "")}");
-                        w.Line($"gemm = {Kernels}.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, a, Hidden, qkv, 3 * Hidden);");
-                        w.Line("gemm.BPacked = panels + _packedQkv;");
-                        if (s.QkvBias) w.Line("gemm.Bias = block + BlockOffsets.QkvBias;");
-                        w.Line("Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);");
-                        w.Line();
-                        w.Line($"// (B·{n}, {3 * d}) -> {rows}   a = softmax(q · kᵀ / √{p.HeadDim}) · v for each of the {s.Heads} heads, scores kept in cache");
-                        w.Line($"var attend = new {Kernels}.AttentionProblem");
-                        w.Line("{");
-                        w.Line("    Qkv = qkv, Output = a, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,");
-                        w.Line("    ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,");
-                        w.Line("    Capture = attention == null ? null : attention + (long)layer * Heads * Tokens * Tokens,");
-                        w.Line("    CaptureImageStride = (long)Layers * Heads * Tokens * Tokens,");
-                        w.Line("};");
-                        w.Line($"{Kernels}.Attention<TScores, TValues>.Forward(ref attend, pool, threads);");
-                        w.Line();
-                        w.Line($"// {rows} -> {rows}   x += a · Wprojᵀ + bproj");
-                        w.Line($"gemm = {Kernels}.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, a, Hidden, x, Hidden);");
-                        w.Line("gemm.BPacked = panels + _packedProj;");
-                        w.Line("gemm.Bias = block + BlockOffsets.ProjBias;");
-                        w.Line("gemm.Accumulate = true;");
-                        w.Line("Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);");
-                        w.Line();
-                        w.Line($"// {rows} -> {rows}   a = ln2(x)");
-                        w.Line($"{Kernels}.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, a, rows, Hidden, Epsilon);");
-                        w.Line();
-                        w.Line($"// {rows} -> (B·{n}, {p.MlpWidth})   hidden = GELU(a · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache");
-                        w.Line($"gemm = {Kernels}.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, a, Hidden, hidden, MlpWidth);");
-                        w.Line("gemm.BPacked = panels + _packedFc1;");
-                        w.Line("gemm.Bias = block + BlockOffsets.Fc1Bias;");
-                        w.Line($"gemm.Epilogue = {Kernels}.GemmEpilogue.Gelu;");
-                        w.Line("Gemm.Run<TFc1>(ref gemm, pool, threads, scratch, (nint)perWorker);");
-                        w.Line();
-                        w.Line($"// (B·{n}, {p.MlpWidth}) -> {rows}   x += hidden · Wfc2ᵀ + bfc2");
-                        w.Line($"gemm = {Kernels}.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc2, hidden, MlpWidth, x, Hidden);");
-                        w.Line("gemm.BPacked = panels + _packedFc2;");
-                        w.Line("gemm.Bias = block + BlockOffsets.Fc2Bias;");
-                        w.Line("gemm.Accumulate = true;");
-                        w.Line("Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);");
-                    }
-                    w.Line("}");
-                    w.Line();
-                    if (s.MeanPooling)
-                    {
-                        w.Line($"// {rows} -> {rows}   a = norm(x)");
-                        w.Line($"{Kernels}.LayerNorm.Forward(pool, threads, x, w + Offsets.NormWeight, w + Offsets.NormBias, a, rows, Hidden, Epsilon);");
-                        w.Line($"// {rows} -> (B, {d})   pooled = mean of the tokens");
-                        w.Line($"{Kernels}.TokenOps.Pool(a, pooled, batch, Tokens, Hidden, classToken: false);");
+                        Gemm(product, "rows", "Hidden", k, a, k, "branch", "Hidden", packed, bias);
+                        w.Line($"{K}.Dropout.ResidualAdd(pool, threads, {from}, branch, {to}, batch, Tokens * Hidden, seed,");
+                        w.Line($"    {K}.Dropout.Sites.{site}Output(layer), drop, {K}.Dropout.Sites.{site}Path(layer), path);");
                     }
                     else
                     {
-                        w.Line($"// {rows} -> (B, {d})   pooled = norm(x[:, 0]); only the [class] token's row is needed");
-                        w.Line("for (int image = 0; image < batch; image++)");
-                        w.Line($"    {Kernels}.LayerNorm.ForwardRow(x + (long)image * Tokens * Hidden, w + Offsets.NormWeight, w + Offsets.NormBias, pooled + (long)image * Hidden, Hidden, Epsilon, null, null);");
+                        Gemm(product, "rows", "Hidden", k, a, k, "x", "Hidden", packed, bias, "gemm.Accumulate = true;");
+                    }
+                }
+
+                w.Line($"// (B, {s.Channels}, {s.ImageSize}, {s.ImageSize}) -> (B·{p.PatchCount}, {p.PatchDim})   patches, each flattened (channel, row, column)");
+                w.Line($"{K}.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);");
+                w.Line();
+                w.Line($"// (B·{p.PatchCount}, {p.PatchDim}) -> (B·{p.PatchCount}, {d})   {Formula(p, "Patch")}");
+                Gemm("Patch", "batch * PatchCount", "Hidden", "PatchDim", "patches", "PatchDim", "embedded", "Hidden", "packed + _packedPatch", "w + Offsets.PatchBias");
+                w.Line();
+                w.Line($"// (B·{p.PatchCount}, {d}) -> {rows}   x = {dropout($"[{(cls ? "cls; " : "")}embedded] + pos")}");
+                if (training) w.Line("float* x = new Saved(layers, batch).Input;");
+                w.Line($"{K}.TokenOps.AssembleTokens(embedded, {(cls ? "w + Offsets.ClsToken" : "null")}, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);");
+                if (training) w.Line($"{K}.Dropout.Apply(pool, threads, x, (long)rows * Hidden, seed, {K}.Dropout.Sites.Embeddings, drop);");
+                w.Line();
+                w.Line("for (int layer = 0; layer < Layers; layer++)");
+                w.Line("{");
+                using (w.Indented())
+                {
+                    if (training)
+                    {
+                        w.Line("var saved = new Saved(layers + layer * layerFloats, batch);");
+                        w.Line("float* output = layer + 1 < Layers ? new Saved(layers + (layer + 1) * layerFloats, batch).Input : final;");
+                    }
+                    w.Line("float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;");
+                    w.Line("float* panels = packed + _packedBlocks + layer * _packedBlockStride;");
+                    w.Line();
+                    w.Line($"// {rows} -> {rows}   ln1 = LayerNorm(x){kept}");
+                    w.Line($"{K}.LayerNorm.Forward(pool, threads, {input}, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, {ln1}, rows, Hidden, Epsilon{T(", saved.Mean1, saved.Rstd1", "")});");
+                    w.Line();
+                    w.Line($"// {rows} -> (B·{n}, {3 * d})   qkv = ln1 · Wqkvᵀ{(s.QkvBias ? " + bqkv" : "")}");
+                    Gemm("Qkv", "rows", "3 * Hidden", "Hidden", ln1, "Hidden", qkv, "3 * Hidden", "panels + _packedQkv", s.QkvBias ? "block + BlockOffsets.QkvBias" : null);
+                    w.Line();
+                    w.Line($"// (B·{n}, {3 * d}) -> {rows}   attended = softmax(q · kᵀ / √{p.HeadDim}) · v for each of the {s.Heads} heads, scores kept in cache{T(", probabilities kept", "")}");
+                    w.Line($"var attend = new {K}.AttentionProblem");
+                    w.Line("{");
+                    w.Line($"    Qkv = {qkv}, Output = {attended}, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,");
+                    w.Line("    ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,");
+                    if (training)
+                    {
+                        w.Line("    Probabilities = saved.Probabilities,");
+                    }
+                    else
+                    {
+                        w.Line("    Capture = attention == null ? null : attention + (long)layer * Heads * Tokens * Tokens,");
+                        w.Line("    CaptureImageStride = (long)Layers * Heads * Tokens * Tokens,");
+                    }
+                    w.Line("};");
+                    w.Line($"{K}.Attention<TScores, TValues>.Forward(ref attend, pool, threads);");
+                    w.Line();
+                    w.Line($"// {rows} -> {rows}   {T("middle = x + ", "x += ")}{residual("attended · Wprojᵀ + bproj")}");
+                    Residual("Proj", "Hidden", attended, "panels + _packedProj", "block + BlockOffsets.ProjBias", "saved.Input", "saved.Middle", "Attention");
+                    w.Line();
+                    w.Line($"// {rows} -> {rows}   ln2 = LayerNorm({T("middle", "x")}){kept}");
+                    w.Line($"{K}.LayerNorm.Forward(pool, threads, {middle}, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, {ln2}, rows, Hidden, Epsilon{T(", saved.Mean2, saved.Rstd2", "")});");
+                    w.Line();
+                    if (training)
+                    {
+                        w.Line($"// {rows} -> (B·{n}, {m})   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept; GELU applied to each tile while it is in cache");
+                        Gemm("Fc1", "rows", "MlpWidth", "Hidden", ln2, "Hidden", fc1, "MlpWidth", "panels + _packedFc1", "block + BlockOffsets.Fc1Bias",
+                            $"gemm.Epilogue = {K}.GemmEpilogue.GeluTo; gemm.EpilogueOut = {gelu}; gemm.EpilogueLd = MlpWidth;");
+                        w.Line($"{K}.Dropout.Apply(pool, threads, {gelu}, (long)rows * MlpWidth, seed, {K}.Dropout.Sites.MlpHidden(layer), drop);");
+                    }
+                    else
+                    {
+                        w.Line($"// {rows} -> (B·{n}, {m})   hidden = GELU(ln2 · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache");
+                        Gemm("Fc1", "rows", "MlpWidth", "Hidden", ln2, "Hidden", gelu, "MlpWidth", "panels + _packedFc1", "block + BlockOffsets.Fc1Bias",
+                            $"gemm.Epilogue = {K}.GemmEpilogue.Gelu;");
                     }
                     w.Line();
-                    w.Line($"// (B, {d}) -> (B, {s.Classes})   {Formula(p, "Head")}");
-                    w.Line($"gemm = {Kernels}.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);");
-                    w.Line("gemm.BPacked = packed + _packedHead;");
-                    w.Line("gemm.Bias = w + Offsets.HeadBias;");
-                    w.Line("Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);");
+                    w.Line($"// (B·{n}, {m}) -> {rows}   {T("output = middle + ", "x += ")}{residual($"{T("gelu", "hidden")} · Wfc2ᵀ + bfc2")}");
+                    Residual("Fc2", "MlpWidth", gelu, "panels + _packedFc2", "block + BlockOffsets.Fc2Bias", "saved.Middle", "output", "Mlp");
                 }
                 w.Line("}");
+                w.Line();
+                string final = T("final", "x");
+                if (cls)
+                {
+                    // Only the [class] rows reach the head, so only they are normalised.
+                    string gathered = T("normIn", "a");
+                    w.Line($"// {rows} -> (B, {d})   pooled = norm(x[:, 0]): only the [class] rows are normalised{kept}");
+                    w.Line($"{K}.TokenOps.GatherRows({final}, (long)Tokens * Hidden, {gathered}, batch, Hidden);");
+                    w.Line($"{K}.LayerNorm.Forward(pool, threads, {gathered}, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon{T(", normMean, normRstd", "")});");
+                }
+                else
+                {
+                    string normalised = T("normOut", "a");
+                    w.Line($"// {rows} -> (B, {d})   pooled = mean over tokens of norm(x){kept}");
+                    w.Line($"{K}.LayerNorm.Forward(pool, threads, {final}, w + Offsets.NormWeight, w + Offsets.NormBias, {normalised}, rows, Hidden, Epsilon{T(", normMean, normRstd", "")});");
+                    w.Line($"{K}.TokenOps.Pool({normalised}, pooled, batch, Tokens, Hidden, classToken: false);");
+                }
+                w.Line();
+                w.Line($"// (B, {d}) -> (B, {s.Classes})   {Formula(p, "Head")}");
+                Gemm("Head", "batch", "Classes", "Hidden", "pooled", "Hidden", "logits", "Classes", "packed + _packedHead", "w + Offsets.HeadBias");
             }
 
             private static void WriteTraining(SourceWriter w, VitSpec spec)
@@ -371,163 +437,52 @@ namespace ViTCompiler.Generators
                 string rows = $"(B·{n}, {d})";
                 string K = Kernels;
 
-                w.Lines($$"""
-                    // ---- Training ----
-                    // The backward pass reads, per layer and for all B·{{n}} rows, what Saved lists; nothing is recomputed.
-                    // Per image (VitGeometry.SavedFloatsPerImage): Input, Ln1, Attended, Middle, Ln2 (N × D each), Qkv (N × 3D),
-                    // Fc1 and Gelu (N × M each), Probabilities (H × N × N) and four LayerNorm statistics (N each).
-                    private const long SavedFloatsPerImage = {{I(p.SavedFloatsPerImage)}};
-
-                    /// <summary>One layer's saved activations, carved out of the training workspace.</summary>
-                    private readonly unsafe struct Saved
+                w.Line("// ---- Training ----");
+                w.Line("// The backward pass reads, per layer and for all B·" + n + " rows, what Saved lists; nothing is recomputed.");
+                w.Line($"private const long SavedFloatsPerImage = {I(p.SavedFloatsPerImage)}, TrainingFloatsPerImage = {I(p.TrainingFloatsPerImage)};");
+                w.Line();
+                w.Line("/// <summary>One layer's saved activations, carved out of the training workspace.</summary>");
+                using (w.Block("private readonly unsafe struct Saved"))
+                {
+                    w.Line("public readonly float* " + string.Join(", ", p.SavedRegions.Select(r => r.Name)) + ";");
+                    w.Line();
+                    using (w.Block("public Saved(float* start, int batch)"))
                     {
-                        public readonly float* Input, Mean1, Rstd1, Ln1, Qkv, Probabilities, Attended, Middle, Mean2, Rstd2, Ln2, Fc1, Gelu;
-
-                        public Saved(float* start, int batch)
+                        RegionPlan? previous = null;
+                        foreach (RegionPlan region in p.SavedRegions)
                         {
-                            long rows = (long)batch * Tokens;
-                            Input = start;                                              // {{rows}}      x entering the block
-                            Mean1 = Input + rows * Hidden;                              // (B·{{n}})         ln1 statistics
-                            Rstd1 = Mean1 + rows;
-                            Ln1 = Rstd1 + rows;                                         // {{rows}}      ln1(x)
-                            Qkv = Ln1 + rows * Hidden;                                  // (B·{{n}}, {{3 * d}})
-                            Probabilities = Qkv + rows * 3 * Hidden;                    // (B, {{s.Heads}}, {{n}}, {{n}})
-                            Attended = Probabilities + (long)batch * Heads * Tokens * Tokens; // {{rows}}  heads, before the projection
-                            Middle = Attended + rows * Hidden;                          // {{rows}}      x after the attention branch
-                            Mean2 = Middle + rows * Hidden;                             // (B·{{n}})         ln2 statistics
-                            Rstd2 = Mean2 + rows;
-                            Ln2 = Rstd2 + rows;                                         // {{rows}}      ln2(x)
-                            Fc1 = Ln2 + rows * Hidden;                                  // (B·{{n}}, {{m}})     before GELU
-                            Gelu = Fc1 + rows * MlpWidth;                               // (B·{{n}}, {{m}})     after GELU and dropout
+                            string start = previous is null ? "start" : $"{previous.Name} + batch * {I(previous.FloatsPerImage)}L";
+                            w.Line(Commented($"{region.Name} = {start};", region.What));
+                            previous = region;
                         }
                     }
-
-                    """);
+                }
+                w.Line();
                 w.Line($"private unsafe float TrainStep<{TypeParameters(spec, true)}>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainStepOptions options, float* logits)");
                 WriteConstraints(w, spec, true);
                 w.Line("{");
                 System.IDisposable body = w.Indented();
                 w.Line("global::ViTCompiler.Infrastructure.WorkerPool pool = Pool;");
-                w.Line("int threads = Threads, rows = batch * Tokens, finalRows = " + (cls ? "batch" : "rows") + ";");
+                w.Line("int threads = Threads, rows = batch * Tokens;");
                 w.Line("float* w = ParameterPointer, g = GradientPointer, packed = PackedPointer; // weights packed by TrainStep just before");
                 w.Line("ulong seed = options.Seed;");
                 w.Line("float drop = options.Dropout, path = options.DropPath;");
                 WriteScratch(w, spec, training: true);
                 w.Lines($$"""
-                    long layerFloats = batch * SavedFloatsPerImage, wide = global::System.Math.Max(MlpWidth, 3 * Hidden);
+                    long layerFloats = batch * SavedFloatsPerImage;
                     // Room to pack a backward product's B once for all row blocks (the largest weight, as read by dX = dY · W).
                     long sharedFloats = global::System.Math.Max(global::System.Math.Max(Gemm.PackedSize<TGradD>(Hidden, 3 * Hidden), Gemm.PackedSize<TGradD>(Hidden, MlpWidth)), Gemm.PackedSize<TGradM>(MlpWidth, Hidden));
-                    float* patches = Workspace(batch * (PatchCount * PatchDim + PatchCount * Hidden) + Layers * layerFloats
-                        + rows * (4L * Hidden + wide) + finalRows * (2L * Hidden + 2) + batch * (2L * Hidden + 2L * Classes) + sharedFloats + threads * perWorker);
-                    float* embedded = patches + (long)batch * PatchCount * PatchDim;   // also d(embedded) in the backward pass
-                    float* layers = embedded + (long)batch * PatchCount * Hidden;
-                    float* final = layers + Layers * layerFloats;                     // {{rows}} x after the last block
-                    float* dx = final + (long)rows * Hidden;                          // {{rows}} d loss / d x, the residual stream's gradient
-                    float* branch = dx + (long)rows * Hidden;                         // {{rows}} a residual branch, or its gradient
-                    float* da = branch + (long)rows * Hidden;                         // {{rows}} d ln(x), d heads
-                    float* dwide = da + (long)rows * Hidden;                          // (B·{{n}}, max(M, 3D)) d hidden, d qkv
-                    float* normIn = dwide + rows * wide;                              // final LayerNorm input ({{(cls ? "the [class] rows" : "all rows")}})
-                    float* normOut = normIn + (long)finalRows * Hidden;               // its output, then its gradient
-                    float* normMean = normOut + (long)finalRows * Hidden;
-                    float* normRstd = normMean + finalRows;
-                    float* pooled = normRstd + finalRows;                             // (B, {{d}})
-                    float* dpooled = pooled + (long)batch * Hidden;
-                    float* dlogits = dpooled + (long)batch * Hidden;                  // (B, {{s.Classes}})
-                    float* scores = dlogits + (long)batch * Classes;                  // (B, {{s.Classes}}) logits when the caller wants none
-                    float* shared = scores + (long)batch * Classes;
+                    """);
+                WriteRegions(w, p.TrainingRegions, "Workspace(batch * TrainingFloatsPerImage + sharedFloats + threads * perWorker)", "shared");
+                w.Lines($$"""
                     float* scratch = shared + sharedFloats;
                     if (logits == null) logits = scores;
                     {{K}}.GemmProblem gemm;
 
                     // ---- forward, keeping what the backward pass reads ----
-                    // (B, {{s.Channels}}, {{s.ImageSize}}, {{s.ImageSize}}) -> (B·{{p.PatchCount}}, {{p.PatchDim}})   patches
-                    {{K}}.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
-
-                    // (B·{{p.PatchCount}}, {{p.PatchDim}}) -> (B·{{p.PatchCount}}, {{d}})   embedded = patches · Wpatchᵀ + bpatch
-                    gemm = {{K}}.GemmProblem.Create(batch * PatchCount, Hidden, PatchDim, BlockK.Patch, patches, PatchDim, embedded, Hidden);
-                    gemm.BPacked = packed + _packedPatch;
-                    gemm.Bias = w + Offsets.PatchBias;
-                    Gemm.Run<TPatch>(ref gemm, pool, threads, scratch, (nint)perWorker);
-
-                    // (B·{{p.PatchCount}}, {{d}}) -> {{rows}}   x = dropout([{{(cls ? "cls; " : "")}}embedded] + pos)
-                    float* x = new Saved(layers, batch).Input;
-                    {{K}}.TokenOps.AssembleTokens(embedded, {{(cls ? "w + Offsets.ClsToken" : "null")}}, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);
-                    {{K}}.Dropout.Apply(pool, threads, x, (long)rows * Hidden, seed, {{K}}.Dropout.Sites.Embeddings, drop);
-
-                    for (int layer = 0; layer < Layers; layer++)
-                    {
-                        var saved = new Saved(layers + layer * layerFloats, batch);
-                        float* output = layer + 1 < Layers ? new Saved(layers + (layer + 1) * layerFloats, batch).Input : final;
-                        float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
-                        float* panels = packed + _packedBlocks + layer * _packedBlockStride;
-
-                        // {{rows}} -> {{rows}}   ln1 = LayerNorm(x), statistics kept
-                        {{K}}.LayerNorm.Forward(pool, threads, saved.Input, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, saved.Ln1, rows, Hidden, Epsilon, saved.Mean1, saved.Rstd1);
-
-                        // {{rows}} -> (B·{{n}}, {{3 * d}})   qkv = ln1 · Wqkvᵀ{{(s.QkvBias ? " + bqkv" : "")}}
-                        gemm = {{K}}.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, saved.Ln1, Hidden, saved.Qkv, 3 * Hidden);
-                        gemm.BPacked = panels + _packedQkv;
                     """);
-                if (s.QkvBias) w.Line("    gemm.Bias = block + BlockOffsets.QkvBias;");
+                WriteForwardSteps(w, spec, training: true);
                 w.Lines($$"""
-                        Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
-
-                        // (B·{{n}}, {{3 * d}}) -> {{rows}}   attended = softmax(q · kᵀ / √{{p.HeadDim}}) · v, probabilities kept
-                        var attend = new {{K}}.AttentionProblem
-                        {
-                            Qkv = saved.Qkv, Output = saved.Attended, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
-                            Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
-                        };
-                        {{K}}.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
-
-                        // {{rows}} -> {{rows}}   middle = x + droppath(dropout(attended · Wprojᵀ + bproj))
-                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, saved.Attended, Hidden, branch, Hidden);
-                        gemm.BPacked = panels + _packedProj;
-                        gemm.Bias = block + BlockOffsets.ProjBias;
-                        Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        {{K}}.Dropout.ResidualAdd(pool, threads, saved.Input, branch, saved.Middle, batch, Tokens * Hidden, seed,
-                            {{K}}.Dropout.Sites.AttentionOutput(layer), drop, {{K}}.Dropout.Sites.AttentionPath(layer), path);
-
-                        // {{rows}} -> {{rows}}   ln2 = LayerNorm(middle), statistics kept
-                        {{K}}.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, saved.Ln2, rows, Hidden, Epsilon, saved.Mean2, saved.Rstd2);
-
-                        // {{rows}} -> (B·{{n}}, {{m}})   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
-                        gemm = {{K}}.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
-                        gemm.BPacked = panels + _packedFc1;
-                        gemm.Bias = block + BlockOffsets.Fc1Bias;
-                        gemm.Epilogue = {{K}}.GemmEpilogue.GeluTo; gemm.EpilogueOut = saved.Gelu; gemm.EpilogueLd = MlpWidth;
-                        Gemm.Run<TFc1>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        {{K}}.Dropout.Apply(pool, threads, saved.Gelu, (long)rows * MlpWidth, seed, {{K}}.Dropout.Sites.MlpHidden(layer), drop);
-
-                        // (B·{{n}}, {{m}}) -> {{rows}}   output = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))
-                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc2, saved.Gelu, MlpWidth, branch, Hidden);
-                        gemm.BPacked = panels + _packedFc2;
-                        gemm.Bias = block + BlockOffsets.Fc2Bias;
-                        Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        {{K}}.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,
-                            {{K}}.Dropout.Sites.MlpOutput(layer), drop, {{K}}.Dropout.Sites.MlpPath(layer), path);
-                    }
-
-                    """);
-                if (cls)
-                    w.Lines($$"""
-                        // {{rows}} -> (B, {{d}})   pooled = norm(final[:, 0]): only the [class] rows are normalised
-                        {{K}}.TokenOps.GatherRows(final, (long)Tokens * Hidden, normIn, batch, Hidden);
-                        {{K}}.LayerNorm.Forward(pool, threads, normIn, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon, normMean, normRstd);
-                        """);
-                else
-                    w.Lines($$"""
-                        // {{rows}} -> (B, {{d}})   pooled = mean over tokens of norm(final)
-                        {{K}}.LayerNorm.Forward(pool, threads, final, w + Offsets.NormWeight, w + Offsets.NormBias, normOut, rows, Hidden, Epsilon, normMean, normRstd);
-                        {{K}}.TokenOps.Pool(normOut, pooled, batch, Tokens, Hidden, classToken: false);
-                        """);
-                w.Lines($$"""
-
-                    // (B, {{d}}) -> (B, {{s.Classes}})   logits = pooled · Wheadᵀ + bhead
-                    gemm = {{K}}.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
-                    gemm.BPacked = packed + _packedHead;
-                    gemm.Bias = w + Offsets.HeadBias;
-                    Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
                     // (B, {{s.Classes}}) -> loss, dlogits = (softmax(logits) − smoothed one-hot) / B
                     float loss = {{K}}.Loss.CrossEntropy(logits, labels, batch, Classes, options.LabelSmoothing, dlogits);

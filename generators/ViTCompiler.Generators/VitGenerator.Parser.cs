@@ -55,10 +55,11 @@ namespace ViTCompiler.Generators
 
             private static VitShape ReadShape(AttributeData attribute)
             {
-                // The defaults are the attribute's own (ViT-B/16 at 224×224, 1000 classes); only set properties appear here.
-                int imageSize = 224, channels = 3, patch = 16, layers = 12, hidden = 768, heads = 12, mlpDim = 0, classes = 1000, pooling = 0;
-                double epsilon = 1e-6;
-                bool qkvBias = true;
+                // Only the properties the user set appear as arguments; the rest take the attribute's defaults.
+                int imageSize = VitDefaults.ImageSize, channels = VitDefaults.Channels, patch = VitDefaults.Patch, layers = VitDefaults.Layers,
+                    hidden = VitDefaults.Hidden, heads = VitDefaults.Heads, mlpDim = VitDefaults.MlpDim, classes = VitDefaults.Classes, pooling = 0;
+                double epsilon = VitDefaults.LayerNormEpsilon;
+                bool qkvBias = VitDefaults.QkvBias;
                 foreach (KeyValuePair<string, TypedConstant> argument in attribute.NamedArguments)
                 {
                     object? value = argument.Value.Value;
@@ -80,38 +81,25 @@ namespace ViTCompiler.Generators
                 return new VitShape(imageSize, channels, patch, layers, hidden, heads, mlpDim, classes, pooling, epsilon, qkvBias);
             }
 
+            // The rules are VitRules' (shared with VitConfig.Validate); each broken one becomes its own diagnostic.
             private static void ValidateShape(VitShape s, string name, Location location, List<DiagnosticInfo> diagnostics)
             {
-                void NotPositive(string property, int value, string hint = "") =>
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotPositive, location, name, property, value.ToString(), hint));
-
-                int before = diagnostics.Count;
-                if (s.ImageSize <= 0) NotPositive("ImageSize", s.ImageSize);
-                if (s.Channels <= 0) NotPositive("Channels", s.Channels);
-                if (s.Patch <= 0) NotPositive("Patch", s.Patch);
-                if (s.Layers <= 0) NotPositive("Layers", s.Layers);
-                if (s.Hidden <= 0) NotPositive("Hidden", s.Hidden);
-                if (s.Heads <= 0) NotPositive("Heads", s.Heads);
-                if (s.MlpDim < 0) NotPositive("MlpDim", s.MlpDim, " (or 0, meaning 4 × Hidden)");
-                if (s.Classes <= 0) NotPositive("Classes", s.Classes);
-                if (s.Pooling is not (0 or 1))
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BadValue, location, name, $"Pooling {s.Pooling} is not a VitPooling value (ClassToken or Mean)"));
-                // ε is used as a float: it must survive the conversion as a positive, finite value.
-                float epsilon = (float)s.LayerNormEpsilon;
-                if (!(epsilon > 0) || float.IsInfinity(epsilon))
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BadValue, location, name,
-                        $"LayerNormEpsilon {s.LayerNormEpsilon.ToString("R", CultureInfo.InvariantCulture)} must be a positive number within float range (1.2e-38 to 3.4e38)"));
-                if (diagnostics.Count > before) return; // divisibility and size are meaningless on non-positive values
-
-                if (s.ImageSize % s.Patch != 0)
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ImageNotDivisible, location, name, s.ImageSize.ToString(), s.Patch.ToString()));
-                if (s.Hidden % s.Heads != 0)
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HiddenNotDivisible, location, name, s.Hidden.ToString(), s.Heads.ToString()));
-                if (diagnostics.Count > before) return;
-
-                string? tooLarge = VitGeometry.LimitProblem(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.MlpDim, s.Classes, !s.MeanPooling, s.QkvBias);
-                if (tooLarge is not null)
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TooLarge, location, name, tooLarge));
+                foreach (VitProblem problem in VitRules.Check(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.Heads, s.MlpDim, s.Classes,
+                             s.Pooling, s.LayerNormEpsilon, s.QkvBias))
+                {
+                    DiagnosticDescriptor descriptor = problem.Rule switch
+                    {
+                        VitRule.NotPositive => DiagnosticDescriptors.NotPositive,
+                        VitRule.ImageNotDivisible => DiagnosticDescriptors.ImageNotDivisible,
+                        VitRule.HiddenNotDivisible => DiagnosticDescriptors.HiddenNotDivisible,
+                        VitRule.TooLarge => DiagnosticDescriptors.TooLarge,
+                        _ => DiagnosticDescriptors.BadValue,
+                    };
+                    var arguments = new string[problem.Arguments.Length + 1];
+                    arguments[0] = name;
+                    problem.Arguments.CopyTo(arguments, 1);
+                    diagnostics.Add(DiagnosticInfo.Create(descriptor, location, arguments));
+                }
             }
         }
     }

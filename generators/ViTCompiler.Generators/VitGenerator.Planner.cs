@@ -72,10 +72,14 @@ namespace ViTCompiler.Generators
 
                 return new VitPlan(grid, patchCount, tokens, headDim, mlp, patchDim, parameterCount,
                     VitGeometry.MacsPerImage(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.MlpDim, s.Classes, classToken),
-                    VitGeometry.InferenceFloatsPerImage(s.ImageSize, s.Channels, s.Patch, s.Hidden, s.MlpDim, classToken),
-                    VitGeometry.SavedFloatsPerImage(s.ImageSize, s.Patch, s.Hidden, s.Heads, s.MlpDim, classToken),
+                    Regions(VitGeometry.InferenceRegions(s.ImageSize, s.Channels, s.Patch, s.Hidden, s.MlpDim, classToken)),
+                    Regions(VitGeometry.SavedRegions(s.ImageSize, s.Patch, s.Hidden, s.Heads, s.MlpDim, classToken)),
+                    Regions(VitGeometry.TrainingRegions(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.Heads, s.MlpDim, s.Classes, classToken)),
                     globals.ToEquatable(), firstBlock, blockStride, blockTensors.ToEquatable(), products.ToEquatable(), tiles.ToEquatable());
             }
+
+            private static ImmutableEquatableArray<RegionPlan> Regions(List<WorkspaceRegion> regions) =>
+                regions.Select(r => new RegionPlan(r.Name, r.FloatsPerImage, r.What)).ToEquatable();
 
             private static ProductPlan Product(string name, string formula, int n, int k, string? typeParameter = null) =>
                 new(name, formula, n, k, k == 0 ? RuntimeBlockK : BlockK(k), s_isas.Select(isa => PickTile(isa, n)).ToEquatable(),

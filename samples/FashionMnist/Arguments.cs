@@ -1,23 +1,25 @@
 using System.Globalization;
+using ViTCompiler.Data;
+using ViTCompiler.Training;
 
 namespace FashionMnistSample;
 
 /// <summary>The command line, parsed by hand (no package needed for a dozen flags).</summary>
 internal sealed class Arguments
 {
-    public const string Usage = """
+    public static string Usage { get; } = $"""
         Trains a small Vision Transformer on Fashion-MNIST, then classifies a few test images.
 
         usage: FashionMnist [options]
 
           --full             train on the full 60,000 / 10,000 split (Debian package dataset-fashion-mnist,
-                             or the folder in VIT_FASHION_MNIST); without it, the shipped t10k file is split
-                             into 8,000 training and 2,000 test images
+                             or the folder in {FashionMnist.EnvironmentVariable}); without it, the shipped t10k file is
+                             divided: its last {FashionMnist.DividedTestImages:N0} images for testing, the others for training
           --data DIR         the full data set from DIR (the four IDX files, plain or .gz); implies --full
-          --epochs N         passes over the training images (default 5)
+          --epochs N         passes over the training images (default {Recipe.Epochs})
           --steps N          stop after N updates instead (for quick checks)
-          --batch N          images per update (default 128)
-          --lr X             peak learning rate (default 3e-3)
+          --batch N          images per update (default {Recipe.BatchSize})
+          --lr X             peak learning rate (default {Recipe.LearningRate:G3})
           --seed N           seeds the initialisation, shuffling, augmentation and dropout (default 0)
           --threads N        threads for the model (default: all cores, or VIT_THREADS)
           --checkpoint FILE  where checkpoints go (default: the --resume file, else artifacts/fashion-vit.safetensors)
@@ -27,6 +29,8 @@ internal sealed class Arguments
 
         Ctrl-C saves a checkpoint at the next step and exits; run again with --resume to continue.
         """;
+
+    private static TrainerOptions Recipe => TrainerOptions.FashionMnist;
 
     public bool Full { get; private set; }
     public string? DataFolder { get; private set; }
@@ -40,6 +44,9 @@ internal sealed class Arguments
     public string Metrics { get; private set; } = Path.Combine("artifacts", "fashion-vit.metrics.jsonl");
     public string? Resume { get; private set; }
     public bool Help { get; private set; }
+
+    /// <summary>The run-shaping flags given (null where not), to apply over the recipe or a resumed checkpoint's settings.</summary>
+    public TrainerOverrides Overrides => new() { Epochs = Epochs, MaxSteps = Steps, BatchSize = Batch, LearningRate = LearningRate, Seed = Seed };
 
     private string? _checkpoint;
 

@@ -1,5 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using ViTCompiler.Imaging;
 using ViTCompiler.IO;
 
@@ -8,6 +9,7 @@ namespace ViTCompiler.Cli;
 /// <summary>Where a command writes: results to <see cref="Output"/>, everything else (warnings, errors) to <see cref="Error"/>.</summary>
 internal sealed class CliContext(TextWriter output, TextWriter error)
 {
+    // Paths and labels are printed as they are (é, not \u00E9): the output is for people and for JSON parsers, not HTML.
     private static readonly JsonWriterOptions s_jsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public TextWriter Output { get; } = output;
@@ -17,16 +19,13 @@ internal sealed class CliContext(TextWriter output, TextWriter error)
 
     public void Note(string message) => Error.WriteLine("vit: " + message);
 
-    /// <summary>Writes one JSON object on one line of <see cref="Output"/>.</summary>
-    public void WriteJsonLine(Action<Utf8JsonWriter> body)
+    /// <summary>Writes <paramref name="value"/> as one JSON object on one line of <see cref="Output"/>.</summary>
+    /// <param name="value">The result.</param>
+    /// <param name="type">Its serialiser, from <see cref="CliJsonContext"/>.</param>
+    public void WriteJsonLine<T>(T value, JsonTypeInfo<T> type)
     {
         var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, s_jsonOptions))
-        {
-            json.WriteStartObject();
-            body(json);
-            json.WriteEndObject();
-        }
+        using (var json = new Utf8JsonWriter(buffer, s_jsonOptions)) JsonSerializer.Serialize(json, value, type);
         Output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
     }
 

@@ -25,7 +25,7 @@ internal static class ModelWriter
     /// ending in .safetensors is the weights file itself) with config.json (class names) and preprocessor_config.json;
     /// timm as one .safetensors file; a checkpoint with the class names and normalisation in its metadata.
     /// </summary>
-    public static void Save(string path, IVitModel model, WeightsFormat format, IReadOnlyList<string>? labels, ImagePreprocessing preprocessing,
+    public static void Save(string path, IVitWeights model, WeightsFormat format, IReadOnlyList<string>? labels, ImagePreprocessing preprocessing,
         HfPreprocessing? original, IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -51,30 +51,17 @@ internal static class ModelWriter
                 if (directory is not null && !Directory.Exists(directory)) throw CliException.File($"folder '{directory}' does not exist.");
                 var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
                 {
-                    [WeightsSource.MeanKey] = InputPreprocessing.Text(Expand(preprocessing.Normalization.Mean, model.Config.Channels)),
-                    [WeightsSource.StdKey] = InputPreprocessing.Text(Expand(preprocessing.Normalization.Std, model.Config.Channels)),
+                    [CheckpointMetadata.ImageMean] = CheckpointMetadata.FloatsText(Expand(preprocessing.Normalization.Mean, model.Config.Channels)),
+                    [CheckpointMetadata.ImageStd] = CheckpointMetadata.FloatsText(Expand(preprocessing.Normalization.Std, model.Config.Channels)),
                 };
-                if (labels is not null) metadata[WeightsSource.LabelsKey] = LabelsJson(labels);
+                if (labels is not null) metadata[CheckpointMetadata.Labels] = CheckpointMetadata.LabelsJson(labels);
                 if (extraMetadata is not null)
                     foreach ((string key, string value) in extraMetadata) metadata[key] = value;
                 VitCheckpoint.Save(path, model, metadata: metadata);
                 break;
             default:
-                throw CliException.Usage($"Cannot write {FormatNames.Of(format)} files.");
+                throw CliException.Usage($"Cannot write {Weights.FormatName(format)} files.");
         }
-    }
-
-    /// <summary>The class names as the JSON array checkpoint metadata stores.</summary>
-    public static string LabelsJson(IReadOnlyList<string> labels)
-    {
-        var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartArray();
-            foreach (string label in labels) json.WriteStringValue(label);
-            json.WriteEndArray();
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     /// <summary>Our preprocessing as transformers' ViTImageProcessor would do it (a direct resize; a crop cannot be expressed there).</summary>

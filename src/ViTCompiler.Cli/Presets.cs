@@ -1,3 +1,4 @@
+using FashionMnistSample;
 using ViTCompiler;
 
 namespace ViTCompiler.Cli;
@@ -49,16 +50,15 @@ internal sealed partial class VitBase32Hf { }
 [VitModel(Layers = 24, Hidden = 1024, Heads = 16, LayerNormEpsilon = 1e-12)]
 internal sealed partial class VitLarge16Hf { }
 
-/// <summary>The Fashion-MNIST model: 28 × 28 grey images, patch 4 (49 patches), 6 layers of width 64, 10 classes.</summary>
-[VitModel(ImageSize = 28, Channels = 1, Patch = 4, Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
-internal sealed partial class FashionVit { }
+// The fashion-mnist preset, FashionMnistSample.FashionVit, is declared once, in samples/FashionMnist/FashionVit.cs, which
+// this project compiles (see ViTCompiler.Cli.csproj).
 
 /// <summary>One model compiled into this program.</summary>
 /// <param name="Preset">The name <c>--preset</c> takes, or null for a variant that is only picked by matching a file's configuration.</param>
 /// <param name="ClassName">The generated class, for <c>vit info</c>.</param>
 /// <param name="Config">The configuration it was compiled for.</param>
 /// <param name="Create">Creates it with parameters initialised from a seed.</param>
-internal sealed record CompiledModel(string? Preset, string ClassName, VitConfig Config, Func<ulong, IVitModel> Create);
+internal sealed record CompiledModel(string? Preset, string ClassName, VitConfig Config, Func<ulong, IVitTrainable> Create);
 
 /// <summary>The models compiled into vit, by preset name and by configuration.</summary>
 internal static class Presets
@@ -87,14 +87,8 @@ internal static class Presets
         ?? throw CliException.Usage($"Unknown preset '{name}'. Presets: {string.Join(", ", Names)}.");
 
     /// <summary>
-    /// The compiled model for <paramref name="config"/>, or null. Configurations are compared by what the computation
-    /// depends on: an explicit MLP width equal to 4 × Hidden matches the default (0).
+    /// The compiled model for <paramref name="config"/>, or null. <see cref="VitConfig"/> equality is about the computation:
+    /// an explicit MLP width equal to 4 × Hidden matches the default (0).
     /// </summary>
-    public static CompiledModel? Find(VitConfig config) => All.FirstOrDefault(m => SameModel(m.Config, config));
-
-    /// <summary>Whether two configurations describe the same computation.</summary>
-    public static bool SameModel(VitConfig a, VitConfig b) =>
-        a.ImageSize == b.ImageSize && a.Channels == b.Channels && a.Patch == b.Patch && a.Layers == b.Layers
-        && a.Hidden == b.Hidden && a.Heads == b.Heads && a.MlpWidth == b.MlpWidth && a.Classes == b.Classes
-        && a.Pooling == b.Pooling && a.QkvBias == b.QkvBias && a.LayerNormEpsilon == b.LayerNormEpsilon;
+    public static CompiledModel? Find(VitConfig config) => All.FirstOrDefault(m => m.Config == config);
 }

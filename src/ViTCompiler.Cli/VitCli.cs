@@ -13,7 +13,6 @@ public static class VitCli
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(args);
-        AotRoots.Keep();
         var context = new CliContext(output, error);
         RootCommand root = CreateRootCommand(context);
         ParseResult parse = root.Parse(args);

@@ -56,7 +56,7 @@ public enum Resampling
 /// Everything that turns an image file into a model input: colour mode, size, resize strategy and filter,
 /// normalisation, and the limits that protect against hostile files.
 /// </summary>
-public sealed record ImagePreprocessing
+public sealed partial record ImagePreprocessing
 {
     /// <summary>Default <see cref="MaxPixels"/>: 64 megapixels (e.g. 8000 × 8000), 192 MB once decoded to RGB.</summary>
     public const long DefaultMaxPixels = 64_000_000;

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using ViTCompiler.Infrastructure;
 
@@ -8,7 +9,7 @@ namespace ViTCompiler;
 /// checking. The generated part adds the shape constants and the shape-specialised passes.
 /// </summary>
 /// <remarks>An instance is not safe for concurrent calls: it reuses one workspace. Use one model per thread.</remarks>
-public abstract unsafe class CompiledVit : IVitModel
+public abstract unsafe class CompiledVit : IVitTrainable
 {
     private readonly float[] _parameters;
     private float[]? _gradients;
@@ -16,14 +17,29 @@ public abstract unsafe class CompiledVit : IVitModel
     private float[] _workspace = [];
     private int _parameterVersion = 1, _packedVersion;
     private int _threads = Math.Min(WorkerPool.DefaultThreads, WorkerPool.Shared.MaxThreads);
+    private readonly Action _parametersWritten;
 
-    /// <summary>Allocates the parameter block and initialises it deterministically from <paramref name="seed"/>.</summary>
-    protected CompiledVit(VitConfig config, ulong seed)
+    /// <summary>The generated-code contract this runtime implements (see <see cref="CompiledVit(VitConfig, ulong, int)"/>).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    public const int RuntimeContractVersion = VitContract.Version;
+
+    /// <summary>
+    /// Allocates the parameter block and initialises it deterministically from <paramref name="seed"/>. Generated code
+    /// passes the contract version it was emitted for; a runtime that implements another one refuses to run it.
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected CompiledVit(VitConfig config, ulong seed, int contractVersion)
     {
+        if (contractVersion != RuntimeContractVersion)
+            throw new InvalidOperationException(
+                $"{GetType().FullName} was generated for ViTCompiler runtime contract {contractVersion}, but the ViTCompiler runtime loaded " +
+                $"({typeof(CompiledVit).Assembly.GetName().Version}) implements contract {RuntimeContractVersion}. The generator and the runtime come " +
+                "from different ViTCompiler versions: reference one version of the ViTCompiler package (it carries both) and rebuild.");
         Config = config.Validate();
         // Pinned, so kernels take raw pointers without fixed statements and the GC never moves 350 MB of weights.
         _parameters = GC.AllocateArray<float>(checked((int)config.ParameterCount), pinned: true);
         ParameterInit.Initialize(config, _parameters, seed);
+        _parametersWritten = () => _parameterVersion++;
     }
 
     public VitConfig Config { get; }
@@ -31,16 +47,22 @@ public abstract unsafe class CompiledVit : IVitModel
     public string Engine => "generated, " + KernelDescription;
 
     /// <summary>The ISA path and register tiles in use, e.g. "Vector256 (6×16 tiles)".</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected abstract string KernelDescription { get; }
 
-    public Span<float> Parameters => _parameters;
+    public ReadOnlySpan<float> Parameters => _parameters;
 
-    public void ParametersChanged() => _parameterVersion++;
+    public ParameterEdit EditParameters()
+    {
+        _parameterVersion++;
+        return new ParameterEdit(_parameters, _parametersWritten);
+    }
 
     /// <summary>The gradient block, allocated (pinned) on first use so inference-only models do not pay for it.</summary>
     public Span<float> Gradients => _gradients ??= GC.AllocateArray<float>(_parameters.Length, pinned: true);
 
     /// <summary>The gradient block (pinned).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected float* GradientPointer
     {
         get
@@ -69,6 +91,7 @@ public abstract unsafe class CompiledVit : IVitModel
     }
 
     /// <summary>Training forward + backward with checked arguments; adds gradients, returns the mean loss.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected abstract float TrainStepCore(float* pixels, int* labels, int batch, in TrainStepOptions options, float* logits);
 
     public int Threads
@@ -82,15 +105,19 @@ public abstract unsafe class CompiledVit : IVitModel
     public static int MaxThreads => WorkerPool.Shared.MaxThreads;
 
     /// <summary>The pool kernels run on.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected static WorkerPool Pool => WorkerPool.Shared;
 
     /// <summary>The parameter block (pinned).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected float* ParameterPointer => (float*)Unsafe.AsPointer(ref _parameters[0]);
 
     /// <summary>The packed weights (valid inside <see cref="ForwardCore"/>).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected float* PackedPointer => _packed.Length == 0 ? null : (float*)Unsafe.AsPointer(ref _packed[0]);
 
     /// <summary>Returns a pinned, reused block of at least <paramref name="floats"/> floats (grown, never shrunk).</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected float* Workspace(long floats)
     {
         if (_workspace.Length < floats)
@@ -103,6 +130,7 @@ public abstract unsafe class CompiledVit : IVitModel
     }
 
     /// <summary>Returns a pinned block of <paramref name="floats"/> floats for packed weights, replacing the previous one.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected float* AllocatePacked(long floats)
     {
         if (_packed.Length != floats) _packed = GC.AllocateUninitializedArray<float>(checked((int)Math.Max(1, floats)), pinned: true);
@@ -110,9 +138,11 @@ public abstract unsafe class CompiledVit : IVitModel
     }
 
     /// <summary>Re-packs the weights into the panel order the active kernels stream.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected abstract void PackWeights(float* parameters);
 
     /// <summary>Runs the forward pass; arguments are checked, weights packed, attention null when not captured.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected abstract void ForwardCore(float* pixels, int batch, float* logits, float* attention);
 
     public void Forward(ReadOnlySpan<float> pixels, int batch, Span<float> logits) => Forward(pixels, batch, logits, default);
@@ -131,6 +161,7 @@ public abstract unsafe class CompiledVit : IVitModel
     }
 
     /// <summary>Packs the weights if the parameters changed since the last pack.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected void EnsurePacked()
     {
         if (_packedVersion == _parameterVersion) return;
@@ -139,6 +170,7 @@ public abstract unsafe class CompiledVit : IVitModel
     }
 
     /// <summary>Throws a clear <see cref="ArgumentException"/> when the buffers do not match the batch.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     protected void CheckBatch(int pixelCount, int batch, int logitCount)
     {
         if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch), batch, "The batch must hold at least one image.");

@@ -4,22 +4,32 @@ namespace ViTCompiler;
 
 /// <summary>
 /// The hyper-parameters of one Vision Transformer and the numbers derived from them. Generated models expose theirs
-/// through <see cref="IVitModel.Config"/>; the reference engine and the loaders accept any valid one.
+/// through <see cref="IVitWeights.Config"/>; the reference engine and the loaders accept any valid one.
 /// </summary>
 public sealed record VitConfig
 {
-    public int ImageSize { get; init; } = 224;
-    public int Channels { get; init; } = 3;
-    public int Patch { get; init; } = 16;
-    public int Layers { get; init; } = 12;
-    public int Hidden { get; init; } = 768;
-    public int Heads { get; init; } = 12;
-    /// <summary>MLP width as declared; 0 means 4 × Hidden (see <see cref="MlpWidth"/>).</summary>
-    public int MlpDim { get; init; }
-    public int Classes { get; init; } = 1000;
+    /// <summary>Side of the square input image in pixels (a multiple of <see cref="Patch"/>).</summary>
+    public int ImageSize { get; init; } = VitDefaults.ImageSize;
+    /// <summary>Colour channels of the input.</summary>
+    public int Channels { get; init; } = VitDefaults.Channels;
+    /// <summary>Side of the square patches.</summary>
+    public int Patch { get; init; } = VitDefaults.Patch;
+    /// <summary>Number of encoder blocks.</summary>
+    public int Layers { get; init; } = VitDefaults.Layers;
+    /// <summary>Token width D (a multiple of <see cref="Heads"/>).</summary>
+    public int Hidden { get; init; } = VitDefaults.Hidden;
+    /// <summary>Number of attention heads.</summary>
+    public int Heads { get; init; } = VitDefaults.Heads;
+    /// <summary>MLP width as declared; 0 means 4 × Hidden (see <see cref="MlpWidth"/>; equality compares the effective width).</summary>
+    public int MlpDim { get; init; } = VitDefaults.MlpDim;
+    /// <summary>Number of output classes.</summary>
+    public int Classes { get; init; } = VitDefaults.Classes;
+    /// <summary>Class-token or mean pooling before the head.</summary>
     public VitPooling Pooling { get; init; } = VitPooling.ClassToken;
-    public double LayerNormEpsilon { get; init; } = 1e-6;
-    public bool QkvBias { get; init; } = true;
+    /// <summary>Epsilon of every LayerNorm.</summary>
+    public double LayerNormEpsilon { get; init; } = VitDefaults.LayerNormEpsilon;
+    /// <summary>Whether the qkv projection has a bias.</summary>
+    public bool QkvBias { get; init; } = VitDefaults.QkvBias;
 
     /// <summary>Patches per image side.</summary>
     public int GridSize => ImageSize / Patch;
@@ -73,23 +83,25 @@ public sealed record VitConfig
         return this;
     }
 
-    /// <summary>The first reason this configuration is unusable, or null.</summary>
+    /// <summary>The first reason this configuration is unusable, or null (the generator checks the same rules at compile time).</summary>
     public string? Problem()
     {
-        if (ImageSize <= 0) return $"ImageSize must be positive (got {ImageSize})";
-        if (Channels <= 0) return $"Channels must be positive (got {Channels})";
-        if (Patch <= 0) return $"Patch must be positive (got {Patch})";
-        if (Layers <= 0) return $"Layers must be positive (got {Layers})";
-        if (Hidden <= 0) return $"Hidden must be positive (got {Hidden})";
-        if (Heads <= 0) return $"Heads must be positive (got {Heads})";
-        if (MlpDim < 0) return $"MlpDim must be 0 (meaning 4 × Hidden) or positive (got {MlpDim})";
-        if (Classes <= 0) return $"Classes must be positive (got {Classes})";
-        if (!(LayerNormEpsilon > 0) || double.IsInfinity(LayerNormEpsilon)) return $"LayerNormEpsilon must be a positive number (got {LayerNormEpsilon})";
-        if (Pooling is not (VitPooling.ClassToken or VitPooling.Mean)) return $"Pooling {(int)Pooling} is not a VitPooling value";
-        if (ImageSize % Patch != 0) return $"ImageSize {ImageSize} is not a multiple of Patch {Patch}";
-        if (Hidden % Heads != 0) return $"Hidden {Hidden} is not a multiple of Heads {Heads}";
-        return VitGeometry.LimitProblem(ImageSize, Channels, Patch, Layers, Hidden, MlpDim, Classes, HasClassToken, QkvBias);
+        List<VitProblem> problems = VitRules.Check(ImageSize, Channels, Patch, Layers, Hidden, Heads, MlpDim, Classes, (int)Pooling, LayerNormEpsilon, QkvBias);
+        return problems.Count == 0 ? null : problems[0].Message;
     }
+
+    /// <summary>
+    /// Whether both describe the same computation: every hyper-parameter equal, with the MLP compared by its effective
+    /// width (an explicit 4 × Hidden equals the default 0).
+    /// </summary>
+    public bool Equals(VitConfig? other) =>
+        other is not null && ImageSize == other.ImageSize && Channels == other.Channels && Patch == other.Patch && Layers == other.Layers
+        && Hidden == other.Hidden && Heads == other.Heads && MlpWidth == other.MlpWidth && Classes == other.Classes
+        && Pooling == other.Pooling && LayerNormEpsilon.Equals(other.LayerNormEpsilon) && QkvBias == other.QkvBias;
+
+    /// <inheritdoc/>
+    public override int GetHashCode() =>
+        HashCode.Combine(HashCode.Combine(ImageSize, Channels, Patch, Layers, Hidden, Heads, MlpWidth, Classes), Pooling, LayerNormEpsilon, QkvBias);
 
     /// <summary>A short human-readable description, e.g. "ViT 224px/16, 12×768 (12 heads, MLP 3072), 1000 classes, class token".</summary>
     public override string ToString() =>

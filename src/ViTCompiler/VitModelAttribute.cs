@@ -25,35 +25,35 @@ public enum VitPooling
 public sealed class VitModelAttribute : Attribute
 {
     /// <summary>Side of the square input image in pixels. Must be a multiple of <see cref="Patch"/>.</summary>
-    public int ImageSize { get; set; } = 224;
+    public int ImageSize { get; set; } = VitDefaults.ImageSize;
 
     /// <summary>Colour channels of the input (3 for RGB, 1 for grey).</summary>
-    public int Channels { get; set; } = 3;
+    public int Channels { get; set; } = VitDefaults.Channels;
 
     /// <summary>Side of the square patches the image is cut into.</summary>
-    public int Patch { get; set; } = 16;
+    public int Patch { get; set; } = VitDefaults.Patch;
 
     /// <summary>Number of encoder blocks.</summary>
-    public int Layers { get; set; } = 12;
+    public int Layers { get; set; } = VitDefaults.Layers;
 
     /// <summary>Token width D. Must be a multiple of <see cref="Heads"/>.</summary>
-    public int Hidden { get; set; } = 768;
+    public int Hidden { get; set; } = VitDefaults.Hidden;
 
     /// <summary>Number of attention heads.</summary>
-    public int Heads { get; set; } = 12;
+    public int Heads { get; set; } = VitDefaults.Heads;
 
     /// <summary>Hidden width of the MLP; 0 means 4 × <see cref="Hidden"/>.</summary>
-    public int MlpDim { get; set; }
+    public int MlpDim { get; set; } = VitDefaults.MlpDim;
 
     /// <summary>Number of output classes of the linear head.</summary>
-    public int Classes { get; set; } = 1000;
+    public int Classes { get; set; } = VitDefaults.Classes;
 
     /// <summary>Class-token or mean pooling before the head.</summary>
     public VitPooling Pooling { get; set; } = VitPooling.ClassToken;
 
     /// <summary>Epsilon of every LayerNorm (1e-6 in the paper's code and timm; HuggingFace checkpoints use 1e-12).</summary>
-    public double LayerNormEpsilon { get; set; } = 1e-6;
+    public double LayerNormEpsilon { get; set; } = VitDefaults.LayerNormEpsilon;
 
     /// <summary>Whether the query/key/value projection has a bias (true for all the paper's models).</summary>
-    public bool QkvBias { get; set; } = true;
+    public bool QkvBias { get; set; } = VitDefaults.QkvBias;
 }

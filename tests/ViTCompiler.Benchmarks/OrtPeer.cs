@@ -10,7 +10,7 @@ namespace ViTCompiler.Benchmarks;
 /// <remarks>
 /// The session is set up the way a latency-minded deployment would: sequential execution, one inter-op thread, and
 /// <c>intraOpThreads</c> threads inside each operator (2 by default, to match a small machine; pass the same count
-/// as the compiled model's <see cref="IVitModel.Threads"/> for a fair comparison). Input and output tensors wrap the
+/// as the compiled model's <see cref="IVitClassifier.Threads"/> for a fair comparison). Input and output tensors wrap the
 /// caller's arrays (no copies) and are cached, so repeated <see cref="Run"/> calls with the same arrays and batch size
 /// allocate nothing on the managed side.
 /// </remarks>
@@ -29,7 +29,7 @@ public sealed class OrtPeer : IDisposable
     /// <param name="model">The model whose configuration and weights ONNX Runtime runs.</param>
     /// <param name="intraOpThreads">Threads ONNX Runtime may use inside one operator (at least 1).</param>
     /// <param name="options">Export options (opset, names); the defaults suit ONNX Runtime.</param>
-    public OrtPeer(IVitModel model, int intraOpThreads = 2, OnnxExportOptions? options = null)
+    public OrtPeer(IVitWeights model, int intraOpThreads = 2, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfLessThan(intraOpThreads, 1);
@@ -68,12 +68,12 @@ public sealed class OrtPeer : IDisposable
     /// <summary>Threads ONNX Runtime uses inside one operator.</summary>
     public int IntraOpThreads { get; }
 
-    /// <summary>What runs the forward pass, in the style of <see cref="IVitModel.Engine"/>.</summary>
+    /// <summary>What runs the forward pass, in the style of <see cref="IVitClassifier.Engine"/>.</summary>
     public string Engine => $"ONNX Runtime (CPU, {IntraOpThreads} intra-op threads, ORT_ENABLE_ALL)";
 
     /// <summary>
     /// Classifies <paramref name="batch"/> NCHW images from <paramref name="pixels"/> into <paramref name="logits"/>
-    /// (batch × classes), as <see cref="IVitModel.Forward(ReadOnlySpan{float}, int, Span{float})"/> does.
+    /// (batch × classes), as <see cref="IVitClassifier.Forward(ReadOnlySpan{float}, int, Span{float})"/> does.
     /// </summary>
     public void Run(float[] pixels, int batch, float[] logits)
     {

@@ -35,11 +35,8 @@ public static class Cli
         return result;
     }
 
-    /// <summary>The fashion-mnist preset's configuration.</summary>
-    public static VitConfig FashionConfig => new()
-    {
-        ImageSize = 28, Channels = 1, Patch = 4, Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10,
-    };
+    /// <summary>The fashion-mnist preset's configuration: the FashionMnist sample's model, which vit compiles.</summary>
+    public static VitConfig FashionConfig => FashionMnistSample.FashionVit.ModelConfig;
 
     /// <summary>
     /// A model with every parameter drawn from N(0, σ²) (σ = 0.2, LayerNorm scales around 1) so that its outputs
@@ -49,10 +46,10 @@ public static class Cli
     {
         var model = new ReferenceVitModel(config);
         var random = new Random(seed);
-        Span<float> p = model.Parameters;
+        using (ParameterEdit edit = model.EditParameters())
         foreach (ParameterTensor t in config.Layout)
         {
-            Span<float> values = t.Of(p);
+            Span<float> values = edit[t];
             bool scale = t.Name.EndsWith("norm1.weight", StringComparison.Ordinal) || t.Name.EndsWith("norm2.weight", StringComparison.Ordinal) || t.Name == "norm.weight";
             for (int i = 0; i < values.Length; i++)
             {
@@ -60,7 +57,6 @@ public static class Cli
                 values[i] = (float)((scale ? 1 : 0) + 0.2 * gaussian);
             }
         }
-        model.ParametersChanged();
         return model;
     }
 }

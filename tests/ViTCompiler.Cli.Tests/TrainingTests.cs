@@ -9,7 +9,7 @@ namespace ViTCompiler.Cli.Tests;
 public class TrainingTests
 {
     /// <summary>An IDX training and test split of 28 × 28 images whose class is where a bright bar sits.</summary>
-    private static string IdxFolder(TempDirectory dir, int train = 96, int test = 32)
+    internal static string IdxFolder(TempDirectory dir, int train = 96, int test = 32)
     {
         string folder = Path.Combine(dir.Path, "idx");
         Directory.CreateDirectory(folder);

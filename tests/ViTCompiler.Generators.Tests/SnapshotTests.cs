@@ -1,3 +1,5 @@
+using ViTCompiler.Testing;
+
 namespace ViTCompiler.Generators.Tests;
 
 /// <summary>
@@ -15,6 +17,6 @@ public sealed class SnapshotTests
 
         Assert.Empty(outcome.GeneratorDiagnostics);
         Assert.Equal([model.HintName], outcome.HintNames);
-        Snapshot.Match(outcome.SourceFor(model.HintName), model.Name);
+        Snapshot.Match(outcome.SourceFor(model.HintName), model.Name, "Snapshots", ".cs");
     }
 }

@@ -110,7 +110,8 @@ public class BackwardTests(ITestOutputHelper output)
             model.Gradients.Clear();
             last = model.TrainStep(pixels, labels, batch, default, default);
             if (step == 0) first = last;
-            Span<float> p = model.Parameters, g = model.Gradients;
+            using ParameterEdit edit = model.EditParameters();
+            Span<float> p = edit.Values, g = model.Gradients;
             for (int i = 0; i < p.Length; i++) p[i] -= 0.05f * g[i];
         }
         output.WriteLine($"loss {first:F4} -> {last:F4}");

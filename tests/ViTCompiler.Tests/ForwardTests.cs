@@ -19,10 +19,10 @@ public class ForwardTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_changed_weight_changes_the_output_only_after_ParametersChanged()
+    public void An_edited_weight_changes_the_next_output()
     {
-        // Guards the packed-weight cache: it must follow the parameters exactly when told, and the test would fail if
-        // packing were skipped or done from stale data.
+        // Guards the packed-weight cache: an edit must reach the next pass, whether or not the edit scope was closed
+        // before it, and the test would fail if packing were skipped or done from stale data.
         var model = new OddWidth();
         TestData.Randomize(model, 3);
         float[] pixels = TestData.Pixels(model.Config, 2, 4);
@@ -30,14 +30,21 @@ public class ForwardTests(ITestOutputHelper output)
         model.Forward(pixels, 2, before);
 
         ParameterTensor fc1 = model.Config.Layout["blocks.1.mlp.fc1.weight"];
-        fc1.Of(model.Parameters)[5] += 0.5f;
-        model.Forward(pixels, 2, after);
-        Assert.Equal(before, after); // packed copy still the old one
-
-        model.ParametersChanged();
+        using (ParameterEdit edit = model.EditParameters())
+            edit[fc1][5] += 0.5f;
         model.Forward(pixels, 2, after);
         Assert.NotEqual(before, after);
         Assert.True(TestData.RelativeError(after, TestData.ReferenceLogits(model, pixels, 2)) < ForwardCheck.Tolerance);
+
+        // Written after a pass but inside a scope opened before it: the dispose invalidates the packed copy again.
+        float[] third = new float[after.Length];
+        ParameterEdit late = model.EditParameters();
+        model.Forward(pixels, 2, third);
+        late[fc1][7] -= 0.5f;
+        late.Dispose();
+        model.Forward(pixels, 2, third);
+        Assert.NotEqual(after, third);
+        Assert.True(TestData.RelativeError(third, TestData.ReferenceLogits(model, pixels, 2)) < ForwardCheck.Tolerance);
     }
 
     [Theory]

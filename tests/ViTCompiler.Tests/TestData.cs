@@ -6,10 +6,10 @@ namespace ViTCompiler.Tests;
 public static class TestData
 {
     /// <summary>Fills every tensor with values of the scale training produces, so every path contributes to the logits.</summary>
-    public static void Randomize(IVitModel model, ulong seed)
+    public static void Randomize(IVitWeights model, ulong seed)
     {
-        ParameterInit.Randomize(model.Config, model.Parameters, seed);
-        model.ParametersChanged();
+        using ParameterEdit edit = model.EditParameters();
+        ParameterInit.Randomize(model.Config, edit.Values, seed);
     }
 
     public static float[] Pixels(VitConfig config, int batch, ulong seed)
@@ -31,7 +31,7 @@ public static class TestData
     public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<double> expected) =>
         ReferenceVit.RelativeError(actual, expected);
 
-    public static double[] ReferenceLogits(IVitModel model, float[] pixels, int batch, double[]? attention = null)
+    public static double[] ReferenceLogits(IVitWeights model, float[] pixels, int batch, double[]? attention = null)
     {
         double[] logits = new double[batch * model.Config.Classes];
         ReferenceVit.Forward(model.Config, ToDouble(model.Parameters), pixels, batch, logits, attention);

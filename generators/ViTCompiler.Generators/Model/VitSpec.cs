@@ -1,3 +1,5 @@
+using System.Linq;
+
 namespace ViTCompiler.Generators.Model
 {
     /// <summary>
@@ -21,12 +23,23 @@ namespace ViTCompiler.Generators.Model
     /// <summary>The numbers derived from the shape, computed once by the planner.</summary>
     internal sealed record VitPlan(
         int Grid, int PatchCount, int Tokens, int HeadDim, int MlpWidth, int PatchDim,
-        long ParameterCount, long MacsPerImage, long InferenceFloatsPerImage, long SavedFloatsPerImage,
+        long ParameterCount, long MacsPerImage,
+        ImmutableEquatableArray<RegionPlan> InferenceRegions,
+        ImmutableEquatableArray<RegionPlan> SavedRegions,
+        ImmutableEquatableArray<RegionPlan> TrainingRegions,
         ImmutableEquatableArray<ParameterOffset> Globals,
         long FirstBlock, long BlockStride,
         ImmutableEquatableArray<ParameterOffset> BlockTensors,
         ImmutableEquatableArray<ProductPlan> Products,
-        ImmutableEquatableArray<TileSpec> Tiles);
+        ImmutableEquatableArray<TileSpec> Tiles)
+    {
+        public long InferenceFloatsPerImage => InferenceRegions.Sum(r => r.FloatsPerImage);
+        public long SavedFloatsPerImage => SavedRegions.Sum(r => r.FloatsPerImage);
+        public long TrainingFloatsPerImage => TrainingRegions.Sum(r => r.FloatsPerImage);
+    }
+
+    /// <summary>One stretch of a workspace (from VitGeometry's region lists): the generated code declares a pointer per region.</summary>
+    internal sealed record RegionPlan(string Name, long FloatsPerImage, string What);
 
     /// <summary>A parameter tensor's offset, named as the constant the emitter declares for it.</summary>
     internal sealed record ParameterOffset(string Constant, string TensorName, long Offset, long Count);

@@ -34,7 +34,7 @@ internal static class BenchCommand
         if ((long)batch * config.PixelsPerImage > Array.MaxLength)
             throw CliException.Usage($"--batch {batch} needs more than one array of pixels; use a smaller batch.");
 
-        IVitModel model = compiled.Create(1);
+        IVitTrainable model = compiled.Create(1);
         CommonOptions.ApplyThreads(model, threads);
         float[] pixels = new float[batch * config.PixelsPerImage];
         // Deterministic pixels in roughly the normalised range: the time does not depend on them, only reproducibility does.
@@ -58,22 +58,9 @@ internal static class BenchCommand
 
         if (json)
         {
-            context.WriteJsonLine(w =>
-            {
-                w.WriteString("preset", compiled.Preset);
-                w.WriteString("engine", model.Engine);
-                w.WriteNumber("batch", batch);
-                w.WriteNumber("threads", model.Threads);
-                w.WriteNumber("runs", runs);
-                w.WriteNumber("warmup", warmup);
-                w.WriteNumber("median_ms", Math.Round(median, 4));
-                w.WriteNumber("min_ms", Math.Round(min, 4));
-                w.WriteNumber("per_image_ms", Math.Round(median / batch, 4));
-                w.WriteNumber("per_image_min_ms", Math.Round(min / batch, 4));
-                w.WriteNumber("images_per_second", Math.Round(imagesPerSecond, 3));
-                w.WriteNumber("flops_per_image", config.FlopsPerImage);
-                w.WriteNumber("gflop_per_second", Math.Round(gflops, 3));
-            });
+            context.WriteJsonLine(new BenchJson(compiled.Preset, model.Engine, batch, model.Threads, runs, warmup,
+                Math.Round(median, 4), Math.Round(min, 4), Math.Round(median / batch, 4), Math.Round(min / batch, 4),
+                Math.Round(imagesPerSecond, 3), config.FlopsPerImage, Math.Round(gflops, 3)), CliJsonContext.Default.BenchJson);
         }
         else
         {

@@ -44,7 +44,7 @@ internal static class ClassifyCommand
         ResolvedWeights resolved = ResolvedWeights.Open(weightsPath, configPath, heads, imageSize, context);
         VitConfig config = resolved.Config;
         ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, config, normalize, context);
-        IVitModel model = resolved.LoadModel(context);
+        IVitTrainable model = resolved.LoadModel(context);
         CommonOptions.ApplyThreads(model, threads);
         IReadOnlyList<string>? names = ClassNames.For(config, resolved.Source.Labels);
         int k = Math.Min(top, config.Classes);
@@ -95,18 +95,6 @@ internal static class ClassifyCommand
     }
 
     private static void WriteJson(CliContext context, string path, (int Index, double Probability)[] best, IReadOnlyList<string>? names) =>
-        context.WriteJsonLine(json =>
-        {
-            json.WriteString("image", path);
-            json.WriteStartArray("top");
-            foreach ((int index, double probability) in best)
-            {
-                json.WriteStartObject();
-                json.WriteNumber("index", index);
-                json.WriteString("label", ClassNames.Name(names, index));
-                json.WriteNumber("probability", Math.Round(probability, 6));
-                json.WriteEndObject();
-            }
-            json.WriteEndArray();
-        });
+        context.WriteJsonLine(new ClassifyJson(path, best.Select(b => new ClassScoreJson(b.Index, ClassNames.Name(names, b.Index), Math.Round(b.Probability, 6))).ToArray()),
+            CliJsonContext.Default.ClassifyJson);
 }

@@ -50,7 +50,7 @@ internal static class CommonOptions
         value > 0 ? value : throw CliException.Usage($"{option} must be a positive number (got {value}).");
 
     /// <summary>Applies <c>--threads</c> to <paramref name="model"/>.</summary>
-    public static void ApplyThreads(IVitModel model, int? threads)
+    public static void ApplyThreads(IVitClassifier model, int? threads)
     {
         if (threads is int t) model.Threads = Positive(t, "--threads");
     }

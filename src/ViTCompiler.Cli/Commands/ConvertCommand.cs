@@ -27,11 +27,11 @@ internal static class ConvertCommand
             if (Path.GetFullPath(inPath).TrimEnd('/') == Path.GetFullPath(outPath).TrimEnd('/'))
                 throw CliException.Usage("IN and OUT are the same path; write the converted weights somewhere else.");
             ResolvedWeights resolved = ResolvedWeights.Open(inPath, parse.GetValue(config), parse.GetValue(heads), parse.GetValue(imageSize), context);
-            IVitModel model = resolved.LoadParameters();
+            IVitWeights model = resolved.LoadParameters();
             ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, resolved.Config, null, context);
             IReadOnlyList<string>? labels = format == WeightsFormat.Checkpoint ? resolved.Source.Labels : ClassNames.For(resolved.Config, resolved.Source.Labels);
             ModelWriter.Save(outPath, model, format, labels, preprocessing, resolved.Source.Preprocessing);
-            context.Note($"wrote {FormatNames.Of(format)} weights of {resolved.Config} to '{outPath}'.");
+            context.Note($"wrote {Weights.FormatName(format)} weights of {resolved.Config} to '{outPath}'.");
             return ExitCodes.Ok;
         }));
         return command;

@@ -29,19 +29,13 @@ internal static class EvalCommand
             ResolvedWeights resolved = ResolvedWeights.Open(parse.GetValue(weights)!, parse.GetValue(config), parse.GetValue(heads), null, context);
             ChannelNormalization normalization = InputPreprocessing.For(resolved.Source, resolved.Config, parse.GetValue(normalize), context).Normalization;
             (LabeledImages images, string description) = TrainingData.ForEvaluation(parse.GetValue(data)!, resolved.Config, context);
-            IVitModel model = resolved.LoadModel(context);
+            IVitTrainable model = resolved.LoadModel(context);
             CommonOptions.ApplyThreads(model, parse.GetValue(threads));
             EvaluationResult result = new Evaluator(images, normalization, Math.Min(batchSize, images.Count)).Evaluate(model);
             if (parse.GetValue(json))
             {
-                context.WriteJsonLine(w =>
-                {
-                    w.WriteString("weights", resolved.Source.Path);
-                    w.WriteNumber("images", result.Images);
-                    w.WriteNumber("correct", result.Correct);
-                    w.WriteNumber("accuracy", Math.Round(result.Accuracy, 6));
-                    w.WriteNumber("loss", Math.Round(result.Loss, 6));
-                });
+                context.WriteJsonLine(new EvalJson(resolved.Source.Path, result.Images, result.Correct, Math.Round(result.Accuracy, 6),
+                    Math.Round(result.Loss, 6)), CliJsonContext.Default.EvalJson);
             }
             else
             {

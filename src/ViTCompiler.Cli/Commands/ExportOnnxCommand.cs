@@ -25,12 +25,13 @@ internal static class ExportOnnxCommand
         {
             string? presetName = parse.GetValue(preset), weightsPath = parse.GetValue(weights);
             if ((presetName is null) == (weightsPath is null)) throw CliException.Usage("Give exactly one of --weights FILE and --preset NAME.");
-            IVitModel model;
+            IVitWeights model;
             if (presetName is not null)
             {
                 VitConfig vit = Presets.Get(presetName).Config;
                 model = new WeightsOnlyModel(vit);
-                ParameterInit.Initialize(vit, model.Parameters, parse.GetValue(seed));
+                using ParameterEdit edit = model.EditParameters();
+                ParameterInit.Initialize(vit, edit.Values, parse.GetValue(seed));
             }
             else
             {

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 
 namespace ViTCompiler.Cli.Commands;
 
@@ -36,7 +35,7 @@ internal static class InfoCommand
                 ResolvedWeights resolved = ResolvedWeights.Open(weightsPath!, parse.GetValue(config), parse.GetValue(heads), parse.GetValue(imageSize), context);
                 info = new ModelInfo(weightsPath!, "weights", resolved.Source.FormatName, resolved.Config);
             }
-            if (parse.GetValue(json)) context.WriteJsonLine(info.WriteJson);
+            if (parse.GetValue(json)) context.WriteJsonLine(info.ToJson(), CliJsonContext.Default.InfoJson);
             else info.WriteText(context.Output);
             return ExitCodes.Ok;
         }));
@@ -75,37 +74,13 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
         o.WriteLine($"  CPU            {Isa.CpuFeatures}; {Isa.Runtime}; {CompiledVit.MaxThreads} threads");
     }
 
-    public void WriteJson(Utf8JsonWriter json)
+    public InfoJson ToJson()
     {
         VitConfig c = Config;
-        json.WriteString("name", Name);
-        json.WriteString("source", Source);
-        if (Format is not null) json.WriteString("format", Format);
-        json.WriteNumber("image_size", c.ImageSize);
-        json.WriteNumber("channels", c.Channels);
-        json.WriteNumber("patch", c.Patch);
-        json.WriteNumber("layers", c.Layers);
-        json.WriteNumber("hidden", c.Hidden);
-        json.WriteNumber("heads", c.Heads);
-        json.WriteNumber("mlp_dim", c.MlpWidth);
-        json.WriteNumber("classes", c.Classes);
-        json.WriteString("pooling", c.HasClassToken ? "class_token" : "mean");
-        json.WriteNumber("layer_norm_epsilon", c.LayerNormEpsilon);
-        json.WriteBoolean("qkv_bias", c.QkvBias);
-        json.WriteNumber("tokens", c.Tokens);
-        json.WriteNumber("parameters", c.ParameterCount);
-        json.WriteNumber("macs_per_image", c.MacsPerImage);
-        json.WriteNumber("flops_per_image", c.FlopsPerImage);
-        json.WriteNumber("parameter_bytes", ParameterBytes);
-        json.WriteNumber("activation_bytes_per_image", ActivationBytesPerImage);
-        json.WriteString("engine", Compiled is null ? "reference" : "generated");
-        if (Compiled is not null) json.WriteString("compiled_class", Compiled.ClassName);
-        json.WriteString("isa", Compiled is null ? "scalar" : Isa.Name);
-        json.WriteStartArray("cpu_features");
-        foreach (string feature in Isa.Features) json.WriteStringValue(feature);
-        json.WriteEndArray();
-        json.WriteString("runtime", Isa.Runtime);
-        json.WriteNumber("threads", CompiledVit.MaxThreads);
+        return new InfoJson(Name, Source, Format, c.ImageSize, c.Channels, c.Patch, c.Layers, c.Hidden, c.Heads, c.MlpWidth, c.Classes,
+            c.HasClassToken ? "class_token" : "mean", c.LayerNormEpsilon, c.QkvBias, c.Tokens, c.ParameterCount, c.MacsPerImage,
+            c.FlopsPerImage, ParameterBytes, ActivationBytesPerImage, Compiled is null ? "reference" : "generated", Compiled?.ClassName,
+            Compiled is null ? "scalar" : Isa.Name, Isa.Features, Isa.Runtime, CompiledVit.MaxThreads);
     }
 
     private static string Bytes(long bytes) => bytes >= 1 << 20

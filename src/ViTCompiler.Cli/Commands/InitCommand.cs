@@ -22,9 +22,9 @@ internal static class InitCommand
         {
             string? presetName = parse.GetValue(preset), configPath = parse.GetValue(config);
             if ((presetName is null) == (configPath is null)) throw CliException.Usage("Give exactly one of --preset NAME and --config FILE.");
-            VitConfig vit = presetName is not null ? Presets.Get(presetName).Config : ConfigJson.ReadFile(configPath!).Config;
+            VitConfig vit = presetName is not null ? Presets.Get(presetName).Config : Weights.ReadConfigFile(configPath!).Config;
             var model = new WeightsOnlyModel(vit);
-            ParameterInit.Initialize(vit, model.Parameters, parse.GetValue(seed));
+            using (ParameterEdit edit = model.EditParameters()) ParameterInit.Initialize(vit, edit.Values, parse.GetValue(seed));
             WeightsFormat format = ModelWriter.Parse(parse.GetValue(to)!);
             var preprocessing = InputPreprocessing.For(null, vit, null, context);
             ModelWriter.Save(parse.GetValue(output)!, model, format, format == WeightsFormat.Checkpoint ? null : ClassNames.For(vit, null), preprocessing, null);

@@ -42,11 +42,10 @@ internal static class SelfTestCommand
         foreach (string name in names)
         {
             CompiledModel compiled = Presets.Get(name);
-            IVitModel model = compiled.Create(1);
+            IVitTrainable model = compiled.Create(1);
             CommonOptions.ApplyThreads(model, threads);
             VitConfig c = model.Config;
-            ParameterInit.Randomize(c, model.Parameters, seed: 7);
-            model.ParametersChanged();
+            using (ParameterEdit edit = model.EditParameters()) ParameterInit.Randomize(c, edit.Values, seed: 7);
             double[] weights = new double[c.ParameterCount];
             for (int i = 0; i < weights.Length; i++) weights[i] = model.Parameters[i];
 
@@ -86,15 +85,9 @@ internal static class SelfTestCommand
             allPassed &= passed;
             if (json)
             {
-                context.WriteJsonLine(w =>
-                {
-                    w.WriteString("preset", name);
-                    w.WriteString("engine", model.Engine);
-                    w.WriteNumber("batch", batch);
-                    w.WriteNumber("forward_error", forwardError);
-                    if (!double.IsNaN(gradientError)) { w.WriteNumber("gradient_error", gradientError); w.WriteString("worst_tensor", worstTensor); }
-                    w.WriteBoolean("passed", passed);
-                });
+                bool checkedGradients = !double.IsNaN(gradientError);
+                context.WriteJsonLine(new SelfTestJson(name, model.Engine, batch, forwardError, checkedGradients ? gradientError : null,
+                    checkedGradients ? worstTensor : null, passed), CliJsonContext.Default.SelfTestJson);
             }
             else
             {

@@ -11,17 +11,19 @@ internal static class TrainCommand
 {
     public static Command Create(CliContext context)
     {
+        // The defaults are the library's Fashion-MNIST recipe, which the FashionMnist sample trains with too.
+        TrainerOptions recipe = TrainerOptions.FashionMnist;
         var data = new Option<string>("--data", "-d") { Description = "Training data: a folder of IDX files (Fashion-MNIST layout) or of class subfolders of images.", HelpName = "DIR", Required = true };
         var test = new Option<string>("--test") { Description = "Evaluate on this folder after each epoch (default: the IDX t10k split, or 10% of an image folder held out).", HelpName = "DIR" };
         Option<string> preset = CommonOptions.Preset(required: false);
         preset.DefaultValueFactory = _ => "fashion-mnist";
-        var epochs = new Option<int>("--epochs", "-e") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3, HelpName = "N" };
+        var epochs = new Option<int?>("--epochs", "-e") { Description = $"Passes over the training data (default {recipe.Epochs}).", HelpName = "N" };
         var steps = new Option<long?>("--steps") { Description = "Train exactly this many updates instead (overrides --epochs).", HelpName = "N" };
-        var batch = new Option<int>("--batch", "-b") { Description = "Images per update.", DefaultValueFactory = _ => 128, HelpName = "N" };
-        var lr = new Option<float>("--lr") { Description = "Peak learning rate (AdamW, cosine decay after a short warm-up).", DefaultValueFactory = _ => 2e-3f, HelpName = "RATE" };
-        var optimizer = new Option<string>("--optimizer") { Description = "adamw (default) or sgd (momentum 0.9, the paper's fine-tuning).", DefaultValueFactory = _ => "adamw", HelpName = "NAME" };
+        var batch = new Option<int?>("--batch", "-b") { Description = $"Images per update (default {recipe.BatchSize}).", HelpName = "N" };
+        var lr = new Option<float?>("--lr") { Description = string.Create(CultureInfo.InvariantCulture, $"Peak learning rate (default {recipe.LearningRate}; AdamW, cosine decay after a short warm-up)."), HelpName = "RATE" };
+        var optimizer = new Option<string>("--optimizer") { Description = "adamw (default) or sgd (momentum 0.9, no weight decay: the paper's fine-tuning).", HelpName = "NAME" };
         optimizer.AcceptOnlyFromAmong("adamw", "sgd");
-        var seed = new Option<ulong>("--seed") { Description = "Seeds the initialisation, shuffling, augmentation and dropout.", DefaultValueFactory = _ => 0UL, HelpName = "N" };
+        var seed = new Option<ulong?>("--seed") { Description = "Seeds the initialisation, shuffling, augmentation and dropout (default 0).", HelpName = "N" };
         var output = new Option<string>("--out", "-o") { Description = "Checkpoint written after every epoch and at the end (default: vit-<preset>.safetensors; with --resume, that file).", HelpName = "FILE" };
         var resume = new Option<string>("--resume") { Description = "Continue the run saved in this checkpoint, with its settings unless flags given now change them.", HelpName = "FILE" };
         var metrics = new Option<string>("--metrics") { Description = "Append JSON-lines metrics (loss, accuracy, learning rate per interval and epoch) to this file.", HelpName = "FILE" };
@@ -38,54 +40,37 @@ internal static class TrainCommand
             CompiledModel compiled = Presets.Get(parse.GetValue(preset)!);
             VitConfig config = compiled.Config;
             string? resumePath = parse.GetValue(resume);
-            string checkpoint = parse.GetValue(output) ?? resumePath ?? $"vit-{compiled.Preset}.safetensors";
-            bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+            OptimizerKind? optimizerKind = parse.GetValue(optimizer) switch { "sgd" => OptimizerKind.Sgd, "adamw" => OptimizerKind.AdamW, _ => null };
 
-            var options = new TrainerOptions
+            // A new run: the recipe, adapted to the preset (no crops on very small images, Google's normalisation for RGB).
+            TrainerOptions fresh = recipe with
             {
-                Epochs = CommonOptions.Positive(parse.GetValue(epochs), "--epochs"),
-                BatchSize = CommonOptions.Positive(parse.GetValue(batch), "--batch"),
-                LearningRate = parse.GetValue(lr),
-                Optimizer = parse.GetValue(optimizer) == "sgd" ? OptimizerKind.Sgd : OptimizerKind.AdamW,
-                WarmupSteps = 20,
-                MinLearningRate = 1e-5f,
-                Decay = LearningRateDecay.Cosine,
-                WeightDecay = parse.GetValue(optimizer) == "sgd" ? 0f : 0.05f,
-                GradientClipNorm = 1f,
-                LabelSmoothing = 0.05f,
-                CropPadding = config.ImageSize >= 16 ? 2 : 0,
-                HorizontalFlip = true,
-                Seed = parse.GetValue(seed),
-                Normalization = parse.GetValue(normalize) is string n ? InputPreprocessing.Named(n)
-                    : config.Channels == 1 ? ChannelNormalization.FashionMnist : ChannelNormalization.Google,
-                LogEverySteps = 20,
-                Progress = ReferenceEquals(context.Error, Console.Error) && !Console.IsErrorRedirected ? ProgressDisplay.Bar : ProgressDisplay.Lines,
+                CropPadding = config.ImageSize >= 16 ? recipe.CropPadding : 0,
+                Normalization = config.Channels == 1 ? recipe.Normalization : ChannelNormalization.Google,
+                WeightDecay = optimizerKind == OptimizerKind.Sgd ? 0 : recipe.WeightDecay,
+                CheckpointPath = parse.GetValue(output) ?? resumePath ?? $"vit-{compiled.Preset}.safetensors",
+                MetricsPath = parse.GetValue(metrics),
+                Threads = parse.GetValue(threads) is int count ? CommonOptions.Positive(count, "--threads") : null,
             };
-            if (parse.GetValue(steps) is long s) options = options with { MaxSteps = s > 0 ? s : throw CliException.Usage($"--steps must be a positive number (got {s}).") };
-            if (!(options.LearningRate > 0) || !float.IsFinite(options.LearningRate)) throw CliException.Usage($"--lr must be a positive number (got {options.LearningRate}).");
-            if (resumePath is not null)
+            var flags = new TrainerOverrides
             {
-                if (!File.Exists(resumePath)) throw CliException.File($"checkpoint '{resumePath}' does not exist.");
-                // The run's own settings, so that a plain --resume continues it exactly; flags given now win.
-                TrainerOptions saved = Trainer.ReadSettings(resumePath, options);
-                options = saved with
-                {
-                    Epochs = Given(epochs) ? options.Epochs : saved.Epochs,
-                    MaxSteps = Given(steps) ? options.MaxSteps : Given(epochs) ? 0 : saved.MaxSteps,
-                    BatchSize = Given(batch) ? options.BatchSize : saved.BatchSize,
-                    LearningRate = Given(lr) ? options.LearningRate : saved.LearningRate,
-                    Optimizer = Given(optimizer) ? options.Optimizer : saved.Optimizer,
-                    Seed = Given(seed) ? options.Seed : saved.Seed,
-                    Normalization = Given(normalize) ? options.Normalization : saved.Normalization,
-                };
-            }
-            options = options with { CheckpointPath = checkpoint, MetricsPath = parse.GetValue(metrics), Threads = parse.GetValue(threads) is int t ? CommonOptions.Positive(t, "--threads") : null };
+                Epochs = parse.GetValue(epochs) is int passes ? CommonOptions.Positive(passes, "--epochs") : null,
+                MaxSteps = parse.GetValue(steps) is long updates ? (updates > 0 ? updates : throw CliException.Usage($"--steps must be a positive number (got {updates}).")) : null,
+                BatchSize = parse.GetValue(batch) is int images ? CommonOptions.Positive(images, "--batch") : null,
+                LearningRate = parse.GetValue(lr) is float rate ? (rate > 0 && float.IsFinite(rate) ? rate : throw CliException.Usage($"--lr must be a positive number (got {rate}).")) : null,
+                Optimizer = optimizerKind,
+                Seed = parse.GetValue(seed),
+                Normalization = parse.GetValue(normalize) is string name ? InputPreprocessing.Named(name) : null,
+            };
+            if (resumePath is not null && !File.Exists(resumePath)) throw CliException.File($"checkpoint '{resumePath}' does not exist.");
+            // A resumed run continues with the settings its checkpoint recorded, so a plain --resume replays it exactly.
+            TrainerOptions options = flags.ApplyTo(resumePath is null ? fresh : Trainer.ReadSettings(resumePath, fresh));
 
             (LabeledImages train, LabeledImages? testSet, string description) = TrainingData.ForTraining(parse.GetValue(data)!, parse.GetValue(test), config, options.Seed, context);
             context.Note($"data: {description}: {train.Count:N0} training and {testSet?.Count ?? 0:N0} test images.");
 
-            IVitModel model = compiled.Create(options.Seed);
-            using var trainer = new Trainer(model, train, testSet, options, context.Error);
+            IVitTrainable model = compiled.Create(options.Seed);
+            using var trainer = new Trainer(model, train, testSet, options, new ConsoleProgress(context.Error));
             if (resumePath is not null)
             {
                 IReadOnlyList<string> changed;
@@ -133,9 +118,9 @@ internal static class TrainCommand
     private static void Annotate(string path, IReadOnlyList<string>? labels, ChannelNormalization normalization)
     {
         VitCheckpoint checkpoint = VitCheckpoint.Load(path);
-        checkpoint.Metadata[WeightsSource.MeanKey] = InputPreprocessing.Text(normalization.Mean);
-        checkpoint.Metadata[WeightsSource.StdKey] = InputPreprocessing.Text(normalization.Std);
-        if (labels is not null) checkpoint.Metadata[WeightsSource.LabelsKey] = ModelWriter.LabelsJson(labels);
+        checkpoint.Metadata[CheckpointMetadata.ImageMean] = CheckpointMetadata.FloatsText(normalization.Mean);
+        checkpoint.Metadata[CheckpointMetadata.ImageStd] = CheckpointMetadata.FloatsText(normalization.Std);
+        if (labels is not null) checkpoint.Metadata[CheckpointMetadata.Labels] = CheckpointMetadata.LabelsJson(labels);
         checkpoint.Save(path);
     }
 
@@ -143,24 +128,11 @@ internal static class TrainCommand
     {
         if (json)
         {
-            context.WriteJsonLine(w =>
-            {
-                w.WriteNumber("steps", r.Step);
-                w.WriteNumber("total_steps", r.TotalSteps);
-                w.WriteBoolean("completed", r.Completed);
-                w.WriteBoolean("cancelled", r.Cancelled);
-                if (double.IsFinite(r.TrainLoss)) w.WriteNumber("train_loss", Math.Round(r.TrainLoss, 6));
-                w.WriteNumber("train_accuracy", Math.Round(r.TrainAccuracy, 6));
-                if (r.Test is EvaluationResult t)
-                {
-                    w.WriteNumber("test_images", t.Images);
-                    w.WriteNumber("test_accuracy", Math.Round(t.Accuracy, 6));
-                    w.WriteNumber("test_loss", Math.Round(t.Loss, 6));
-                }
-                w.WriteNumber("images_per_second", Math.Round(r.ImagesPerSecond, 3));
-                w.WriteNumber("elapsed_seconds", Math.Round(r.ElapsedSeconds, 3));
-                if (r.Checkpoint is not null) w.WriteString("checkpoint", r.Checkpoint);
-            });
+            EvaluationResult? t = r.Test;
+            context.WriteJsonLine(new TrainJson(r.Step, r.TotalSteps, r.Completed, r.Cancelled,
+                double.IsFinite(r.TrainLoss) ? Math.Round(r.TrainLoss, 6) : null, Math.Round(r.TrainAccuracy, 6),
+                t?.Images, t is null ? null : Math.Round(t.Value.Accuracy, 6), t is null ? null : Math.Round(t.Value.Loss, 6),
+                Math.Round(r.ImagesPerSecond, 3), Math.Round(r.ElapsedSeconds, 3), r.Checkpoint), CliJsonContext.Default.TrainJson);
             return;
         }
         TextWriter o = context.Output;

@@ -41,6 +41,18 @@ public static class FashionMnist
     public static LabeledImages LoadTest(string folder) =>
         Idx.Load(Locate(folder, TestImagesFile), Locate(folder, TestLabelsFile), ClassNames.Count, ClassNames);
 
+    /// <summary>Images of the t10k split that <see cref="LoadDividedTestSplit"/> keeps for testing; the other 8,000 are for training.</summary>
+    public const int DividedTestImages = 2000;
+
+    /// <summary>
+    /// The t10k split alone, divided into a training set (its first 8,000 images) and a test set (its last
+    /// <see cref="DividedTestImages"/>): what to train on when only the test split is at hand, as in the repository's
+    /// <see cref="ShippedFolder"/>. t10k is in random order, so its last 2,000 images are a fair test set for a model
+    /// trained on the others.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The t10k files are missing; the message lists the names looked for.</exception>
+    public static (LabeledImages Train, LabeledImages Test) LoadDividedTestSplit(string folder) => LoadTest(folder).SplitLast(DividedTestImages);
+
     /// <summary>
     /// The folder of the full data set (train and test), or null when none is installed: the folder named by
     /// <see cref="EnvironmentVariable"/> if it is set, otherwise <see cref="DebianPackageFolder"/> if it holds all four files.

@@ -24,7 +24,7 @@ public static class HuggingFaceWeights
     /// gets <c>model.safetensors</c>, or a <c>.safetensors</c> file), <c>config.json</c> beside them, and
     /// <c>preprocessor_config.json</c> when <paramref name="preprocessing"/> is given. Each file is written atomically.
     /// </summary>
-    public static void Save(string path, IVitModel model, IReadOnlyList<string>? labels = null, ImagePreprocessing? preprocessing = null)
+    public static void Save(string path, IVitWeights model, IReadOnlyList<string>? labels = null, ImagePreprocessing? preprocessing = null)
     {
         VitConfig config = model.Config;
         if (!config.HasClassToken)
@@ -49,7 +49,7 @@ public static class HuggingFaceWeights
     /// rest must match the model (field by field); every tensor name and shape is checked in any case. Returns what
     /// the directory says besides the weights, or null when it has no <c>config.json</c>.
     /// </summary>
-    public static HuggingFaceConfig? Load(string path, IVitModel model, LoadOptions? options = null)
+    public static HuggingFaceConfig? Load(string path, IVitWeights model, LoadOptions? options = null)
     {
         options ??= LoadOptions.Default;
         (string weights, string directory) = Resolve(path);
@@ -86,7 +86,7 @@ public static class HuggingFaceWeights
             (weights, string directory) = Resolve(path);
             configPath = System.IO.Path.Combine(directory, ConfigFileName);
         }
-        if (!File.Exists(configPath)) throw new WeightsFileException(path, $"has no {ConfigFileName} beside it; HuggingFace checkpoints describe their architecture there");
+        if (!File.Exists(configPath)) throw new WeightsFileException(path, $"has no {ConfigFileName} beside it; HuggingFace checkpoints describe their architecture there (put it there, or give the configuration separately: --config FILE)");
         if (!File.Exists(weights)) return ReadConfig(configPath, null);
         using SafeTensorsFile file = SafeTensorsFile.Open(weights);
         return ReadConfig(configPath, file);

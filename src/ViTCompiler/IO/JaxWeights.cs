@@ -18,7 +18,7 @@ public static class JaxWeights
     private static readonly string[] Prefixes = ["opt/target/", "params/"];
 
     /// <summary>Loads <paramref name="path"/> into <paramref name="model"/>, checking every name and shape first.</summary>
-    public static void Load(string path, IVitModel model, LoadOptions? options = null)
+    public static void Load(string path, IVitWeights model, LoadOptions? options = null)
     {
         options ??= LoadOptions.Default;
         using NpzFile file = NpzFile.Open(path);

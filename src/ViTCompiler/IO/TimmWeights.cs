@@ -16,14 +16,14 @@ public static class TimmWeights
     public const string ConfigKey = "vit.config";
 
     /// <summary>Writes the model's parameters (atomic; see <see cref="SafeTensors.Write"/>).</summary>
-    public static void Save(string path, IVitModel model)
+    public static void Save(string path, IVitWeights model)
     {
         var metadata = new Dictionary<string, string> { ["format"] = "pt", [ConfigKey] = VitConfigJson.Write(model.Config) };
         SafeTensors.Write(path, Entries(model), metadata);
     }
 
     /// <summary>Loads <paramref name="path"/> into <paramref name="model"/>, checking every name and shape first.</summary>
-    public static void Load(string path, IVitModel model, LoadOptions? options = null)
+    public static void Load(string path, IVitWeights model, LoadOptions? options = null)
     {
         using SafeTensorsFile file = SafeTensorsFile.Open(path);
         Load(file, model, options ?? LoadOptions.Default);
@@ -42,7 +42,29 @@ public static class TimmWeights
         return Infer(file, heads);
     }
 
-    internal static IEnumerable<SafeTensorsEntry> Entries(IVitModel model)
+    /// <summary>Standard head counts of the paper's and DeiT's widths (Ti 192, S 384, B 768, L 1024, H 1280).</summary>
+    private static readonly Dictionary<int, int> s_standardHeads = new() { [192] = 3, [384] = 6, [768] = 12, [1024] = 16, [1280] = 16 };
+
+    /// <summary>
+    /// The head count to assume for a timm file that records none: the standard one for its width, with a note saying
+    /// so added to <paramref name="notes"/>. A width without a standard count is an <see cref="ArgumentException"/>: the
+    /// caller must say the head count (<see cref="DescribeOptions.Heads"/>).
+    /// </summary>
+    internal static int StandardHeads(string path, List<string> notes)
+    {
+        using SafeTensorsFile file = SafeTensorsFile.Open(path);
+        if (!file.TryGetTensor("patch_embed.proj.weight", out SafeTensorInfo patch) || patch.Shape.Count != 4)
+            throw new WeightsFileException(path, "is not timm ViT weights: it has no 4-dimensional patch_embed.proj.weight");
+        long width = patch.Shape[0];
+        if (width <= int.MaxValue && s_standardHeads.TryGetValue((int)width, out int heads))
+        {
+            notes.Add($"'{path}' does not record its head count; assuming {heads}, the standard for width {width} (pass the head count to change it).");
+            return heads;
+        }
+        throw new ArgumentException($"'{path}' does not record its head count and width {width} has no standard one; give the head count (vit: --heads N).");
+    }
+
+    internal static IEnumerable<SafeTensorsEntry> Entries(IVitWeights model)
     {
         foreach (ParameterTensor t in model.Config.Layout)
         {
@@ -51,7 +73,7 @@ public static class TimmWeights
         }
     }
 
-    internal static void Load(SafeTensorsFile file, IVitModel model, LoadOptions options)
+    internal static void Load(SafeTensorsFile file, IVitWeights model, LoadOptions options)
     {
         if (file.Metadata.TryGetValue(ConfigKey, out string? json))
         {

@@ -37,13 +37,13 @@ public sealed class VitCheckpoint
     public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal);
 
     /// <summary>A checkpoint holding a copy of <paramref name="model"/>'s parameters.</summary>
-    public static VitCheckpoint FromModel(IVitModel model) => new(model.Config, model.Parameters.ToArray());
+    public static VitCheckpoint FromModel(IVitWeights model) => new(model.Config, model.Parameters.ToArray());
 
     /// <summary>Writes the checkpoint atomically (the previous file survives any failure).</summary>
     public void Save(string path) => Save(path, Config, () => Parameters, Blocks, Metadata);
 
     /// <summary>Writes a checkpoint of <paramref name="model"/> straight from its parameter block (no copy).</summary>
-    public static void Save(string path, IVitModel model, IReadOnlyDictionary<string, float[]>? blocks = null, IReadOnlyDictionary<string, string>? metadata = null) =>
+    public static void Save(string path, IVitWeights model, IReadOnlyDictionary<string, float[]>? blocks = null, IReadOnlyDictionary<string, string>? metadata = null) =>
         Save(path, model.Config, () => model.Parameters, blocks, metadata);
 
     /// <summary>Reads a whole checkpoint into memory, checking its layout and configuration.</summary>
@@ -82,7 +82,7 @@ public sealed class VitCheckpoint
     /// Copies the parameters into <paramref name="model"/> after checking that its configuration matches the
     /// checkpoint's (naming each field that differs) and that every value is finite.
     /// </summary>
-    public void ApplyTo(IVitModel model, LoadOptions? options = null)
+    public void ApplyTo(IVitWeights model, LoadOptions? options = null)
     {
         options ??= LoadOptions.Default;
         VitConfigJson.CheckMatches("(checkpoint in memory)", Config, model.Config, options);
@@ -93,7 +93,7 @@ public sealed class VitCheckpoint
     /// Loads the parameters of the checkpoint at <paramref name="path"/> straight from the mapped file into
     /// <paramref name="model"/> (extra blocks are not read), with the checks of <see cref="ApplyTo"/>.
     /// </summary>
-    public static void LoadInto(string path, IVitModel model, LoadOptions? options = null)
+    public static void LoadInto(string path, IVitWeights model, LoadOptions? options = null)
     {
         options ??= LoadOptions.Default;
         using SafeTensorsFile file = SafeTensorsFile.Open(path);

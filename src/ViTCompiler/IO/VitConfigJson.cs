@@ -3,11 +3,15 @@ using System.Text.Json;
 namespace ViTCompiler.IO;
 
 /// <summary>
-/// <see cref="VitConfig"/> as a small JSON object (snake_case keys), written with <see cref="Utf8JsonWriter"/> and read
-/// with <see cref="JsonDocument"/> so that no reflection is involved (NativeAOT).
+/// <see cref="VitConfig"/> as a small JSON object with snake_case keys (<c>image_size</c>, <c>channels</c>, <c>patch</c>,
+/// <c>layers</c>, <c>hidden</c>, <c>heads</c>, <c>mlp_dim</c>, <c>classes</c>, <c>pooling</c> ("class_token" or "mean"),
+/// <c>layer_norm_epsilon</c>, <c>qkv_bias</c>): a checkpoint's <c>vit.config</c> metadata and the CLI's <c>--config</c>
+/// files. Written with <see cref="Utf8JsonWriter"/> and read with <see cref="JsonDocument"/>, so no reflection is
+/// involved (NativeAOT), and every problem is reported with the key it concerns.
 /// </summary>
-internal static class VitConfigJson
+public static class VitConfigJson
 {
+    /// <summary>The configuration as JSON with every key (what <see cref="Read"/> with <c>requireAll</c> accepts).</summary>
     public static string Write(VitConfig config)
     {
         var buffer = new MemoryStream();
@@ -30,8 +34,12 @@ internal static class VitConfigJson
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
-    /// <summary>Parses and validates; <paramref name="fail"/> builds the exception for a problem.</summary>
-    public static VitConfig Read(string text, Func<string, Exception> fail)
+    /// <summary>
+    /// Parses and validates; <paramref name="fail"/> builds the exception for a problem (its text reads after the source's
+    /// name, e.g. "has no 'patch'"). With <paramref name="requireAll"/> every key must be present (what a checkpoint
+    /// writes); without, keys left out take <see cref="VitConfig"/>'s defaults (what a person writes).
+    /// </summary>
+    public static VitConfig Read(string text, Func<string, Exception> fail, bool requireAll = true)
     {
         JsonDocument document;
         try
@@ -81,15 +89,18 @@ internal static class VitConfigJson
                         QkvBias = p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False
                             ? p.Value.GetBoolean() : throw fail($"has qkv_bias {p.Value.GetRawText()}; expected true or false"),
                     },
-                    _ => throw fail($"has an unknown field '{p.Name}'"),
+                    _ => throw fail($"has an unknown field '{Shorten(p.Name)}' (expected image_size, channels, patch, layers, hidden, heads, mlp_dim, classes, pooling, layer_norm_epsilon, qkv_bias)"),
                 };
             }
+            if (requireAll)
             foreach (string required in (string[])["image_size", "channels", "patch", "layers", "hidden", "heads", "mlp_dim", "classes", "pooling", "layer_norm_epsilon", "qkv_bias"])
                 if (!seen.Contains(required)) throw fail($"has no '{required}'");
             if (config.Problem() is string problem) throw fail($"describes an invalid configuration: {problem}");
             return config;
         }
     }
+
+    private static string Shorten(string text) => text.Length <= 60 ? text : text[..60] + "…";
 
     private static int Int(JsonProperty p, Func<string, Exception> fail) =>
         p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt32(out int v) ? v : throw fail($"has {p.Name} {p.Value.GetRawText()}; expected an integer");
@@ -98,7 +109,7 @@ internal static class VitConfigJson
     /// Throws <see cref="WeightsFileException"/> listing each field of <paramref name="saved"/> that differs from the
     /// model's (with the option that would allow it, where one exists).
     /// </summary>
-    public static void CheckMatches(string path, VitConfig saved, VitConfig model, LoadOptions options, bool compareEpsilon = true)
+    internal static void CheckMatches(string path, VitConfig saved, VitConfig model, LoadOptions options, bool compareEpsilon = true)
     {
         List<string> differences = Differences(saved, model, options, compareEpsilon);
         if (differences.Count == 0) return;
@@ -114,7 +125,7 @@ internal static class VitConfigJson
     /// Fields of <paramref name="file"/> that differ from <paramref name="model"/>, as "Field: file X, model Y", leaving
     /// out ImageSize when positions may be resized and Classes when the head is kept.
     /// </summary>
-    public static List<string> Differences(VitConfig file, VitConfig model, LoadOptions options, bool compareEpsilon = true)
+    internal static List<string> Differences(VitConfig file, VitConfig model, LoadOptions options, bool compareEpsilon = true)
     {
         var list = new List<string>();
         void Check<T>(string field, T a, T b)

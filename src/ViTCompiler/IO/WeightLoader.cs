@@ -38,11 +38,11 @@ internal sealed class LoadPlan
 /// Loads a file into a model in three passes so that a bad file never leaves the model half-overwritten: (1) every name,
 /// shape and element type is checked, and all problems are reported together; (2) every tensor is read and checked
 /// for NaN and infinity; (3) the tensors are written into the parameter block (transposed or interpolated as the slot
-/// says) and <see cref="IVitModel.ParametersChanged"/> is called.
+/// says) through <see cref="IVitWeights.EditParameters"/>.
 /// </summary>
 internal static class WeightLoader
 {
-    public static void Apply(ITensorSource source, string what, LoadPlan plan, IVitModel model, LoadOptions options)
+    public static void Apply(ITensorSource source, string what, LoadPlan plan, IVitWeights model, LoadOptions options)
     {
         VitConfig config = model.Config;
         CheckCoverage(plan, config, options);
@@ -107,7 +107,8 @@ internal static class WeightLoader
         }
 
         // Pass 3.
-        Span<float> parameters = model.Parameters;
+        using ParameterEdit edit = model.EditParameters();
+        Span<float> parameters = edit.Values;
         foreach (Slot slot in plan.Slots)
         {
             Span<float> target = slot.Target.Of(parameters).Slice(slot.Start, slot.Count);
@@ -147,7 +148,6 @@ internal static class WeightLoader
                 }
             }
         }
-        model.ParametersChanged();
     }
 
     /// <summary>Guards the format mappings themselves: every parameter (but a kept head) is written exactly once.</summary>

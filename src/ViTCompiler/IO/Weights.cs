@@ -50,7 +50,7 @@ public static class Weights
     /// Loads any supported file into <paramref name="model"/> (see <see cref="Detect(string)"/>), checking names, shapes,
     /// configuration and values first; returns the format it found.
     /// </summary>
-    public static WeightsFormat Load(string path, IVitModel model, LoadOptions? options = null)
+    public static WeightsFormat Load(string path, IVitWeights model, LoadOptions? options = null)
     {
         options ??= LoadOptions.Default;
         WeightsFormat format = Detect(path);
@@ -76,8 +76,106 @@ public static class Weights
         _ => TimmWeights.ReadConfig(path, heads),
     };
 
+    /// <summary>
+    /// Describes <paramref name="path"/> without loading its weights: format, configuration (recorded, inferred, or from
+    /// <see cref="DescribeOptions.ConfigPath"/>), class names, the preprocessing a HuggingFace checkpoint records, the
+    /// normalisation a checkpoint of ours records, and its metadata. Problems with the file are
+    /// <see cref="WeightsFileException"/>s; a timm file whose head count must be given in <paramref name="options"/> is an
+    /// <see cref="ArgumentException"/>.
+    /// </summary>
+    public static WeightsDescription Describe(string path, DescribeOptions? options = null)
+    {
+        options ??= new DescribeOptions();
+        if (options.Heads is int h && h <= 0) throw new ArgumentOutOfRangeException(nameof(options), h, "Heads must be positive.");
+        if (!File.Exists(path) && !Directory.Exists(path)) throw new WeightsFileException(path, "does not exist");
+        WeightsFormat format = Detect(path);
+        WeightsDescription description;
+        switch (format)
+        {
+            case WeightsFormat.HuggingFace when options.ConfigPath is null:
+            {
+                HuggingFaceConfig hf = HuggingFaceWeights.ReadConfig(path);
+                description = new WeightsDescription(path, format, hf.Config) { Labels = RealLabels(hf.Labels), Preprocessing = hf.Preprocessing };
+                break;
+            }
+            case WeightsFormat.HuggingFace:
+                description = new WeightsDescription(path, format, new VitConfig());
+                break;
+            case WeightsFormat.Jax:
+                description = new WeightsDescription(path, format, options.ConfigPath is null ? JaxWeights.ReadConfig(path) : new VitConfig());
+                break;
+            default:
+            {
+                Dictionary<string, string> metadata;
+                using (SafeTensorsFile file = SafeTensorsFile.Open(path)) metadata = new Dictionary<string, string>(file.Metadata, StringComparer.Ordinal);
+                var notes = new List<string>();
+                VitConfig config = options.ConfigPath is not null ? new VitConfig()
+                    : format == WeightsFormat.Checkpoint ? VitCheckpoint.ReadConfig(path)
+                    : TimmWeights.ReadConfig(path, metadata.ContainsKey(TimmWeights.ConfigKey) ? null : options.Heads ?? TimmWeights.StandardHeads(path, notes));
+                description = new WeightsDescription(path, format, config)
+                {
+                    Metadata = metadata,
+                    Labels = CheckpointMetadata.ReadLabels(metadata, path),
+                    Normalization = CheckpointMetadata.ReadNormalization(metadata, path),
+                    Notes = notes,
+                };
+                break;
+            }
+        }
+        if (options.ConfigPath is not null)
+        {
+            (VitConfig given, HuggingFaceConfig? hf) = ReadConfigFile(options.ConfigPath);
+            description = description with
+            {
+                Config = given,
+                Labels = hf is null ? description.Labels : RealLabels(hf.Labels) ?? description.Labels,
+                Preprocessing = hf?.Preprocessing ?? description.Preprocessing,
+            };
+        }
+        return description;
+    }
+
+    /// <summary>
+    /// Reads a configuration file: a HuggingFace <c>config.json</c> (recognised by <c>model_type</c>; returned too, with
+    /// its labels and the preprocessor beside it) or a vit config JSON (<see cref="VitConfigJson"/>, keys optional).
+    /// </summary>
+    public static (VitConfig Config, HuggingFaceConfig? HuggingFace) ReadConfigFile(string path)
+    {
+        if (!File.Exists(path)) throw new WeightsFileException(path, "does not exist (expected a config JSON file)");
+        bool huggingFace;
+        using (System.Text.Json.JsonDocument document = JsonFields.Parse(path, "the config file"))
+        {
+            if (document.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object) throw new WeightsFileException(path, "is not a JSON object");
+            huggingFace = document.RootElement.TryGetProperty("model_type", out _);
+        }
+        if (huggingFace)
+        {
+            HuggingFaceConfig hf = HuggingFaceWeights.ReadConfig(path);
+            return (hf.Config, hf);
+        }
+        return (VitConfigJson.Read(File.ReadAllText(path), problem => new WeightsFileException(path, problem), requireAll: false), null);
+    }
+
+    /// <summary>A format's short name, as the CLI takes and prints it: "hf", "timm", "jax" or "checkpoint".</summary>
+    public static string FormatName(WeightsFormat format) => format switch
+    {
+        WeightsFormat.HuggingFace => "hf",
+        WeightsFormat.Timm => "timm",
+        WeightsFormat.Jax => "jax",
+        WeightsFormat.Checkpoint => "checkpoint",
+        _ => throw new ArgumentOutOfRangeException(nameof(format), format, null),
+    };
+
+    // transformers writes LABEL_0, LABEL_1, … when a model was saved without names: those say nothing.
+    private static IReadOnlyList<string>? RealLabels(IReadOnlyList<string> labels)
+    {
+        for (int i = 0; i < labels.Count; i++)
+            if (labels[i] != "LABEL_" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)) return labels;
+        return null;
+    }
+
     /// <summary>Saves <paramref name="model"/> in <paramref name="format"/> (atomically; JAX is read only).</summary>
-    public static void Save(string path, IVitModel model, WeightsFormat format)
+    public static void Save(string path, IVitWeights model, WeightsFormat format)
     {
         switch (format)
         {

@@ -13,6 +13,7 @@ namespace ViTCompiler.Infrastructure;
 public static unsafe class Dropout
 {
     /// <summary>Where masks are drawn; each place gets its own stream of numbers.</summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     public static class Sites
     {
         /// <summary>After adding the position embeddings (index: element of the (B, N, D) tokens).</summary>

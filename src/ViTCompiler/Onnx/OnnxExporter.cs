@@ -21,7 +21,7 @@ public static class OnnxExporter
     /// <summary>Writes <paramref name="model"/> as ONNX to <paramref name="destination"/> (which stays open).</summary>
     /// <exception cref="ArgumentException">The options, or the model's configuration, cannot be exported; the message says which and why.</exception>
     /// <exception cref="NotSupportedException">The file would reach protobuf's 2 GiB limit.</exception>
-    public static void Export(IVitModel model, Stream destination, OnnxExportOptions? options = null)
+    public static void Export(IVitWeights model, Stream destination, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         Export(model.Config, model.Parameters, destination, options);
@@ -34,7 +34,7 @@ public static class OnnxExporter
     /// <exception cref="ArgumentException">The options, or the model's configuration, cannot be exported; the message says which and why.</exception>
     /// <exception cref="DirectoryNotFoundException">The file's directory does not exist.</exception>
     /// <exception cref="NotSupportedException">The file would reach protobuf's 2 GiB limit.</exception>
-    public static void Export(IVitModel model, string path, OnnxExportOptions? options = null)
+    public static void Export(IVitWeights model, string path, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         Export(model.Config, model.Parameters, path, options);
@@ -43,7 +43,7 @@ public static class OnnxExporter
     /// <summary>The ONNX file of <paramref name="model"/> as bytes (e.g. for <c>new InferenceSession(byte[])</c>).</summary>
     /// <exception cref="ArgumentException">The options, or the model's configuration, cannot be exported; the message says which and why.</exception>
     /// <exception cref="NotSupportedException">The file would reach protobuf's 2 GiB limit.</exception>
-    public static byte[] ExportToBytes(IVitModel model, OnnxExportOptions? options = null)
+    public static byte[] ExportToBytes(IVitWeights model, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         return ExportToBytes(model.Config, model.Parameters, options);

@@ -1,13 +1,14 @@
 namespace ViTCompiler.Reference;
 
 /// <summary>
-/// <see cref="IVitModel"/> over the reference engine: any valid configuration, double-precision arithmetic, slow.
+/// <see cref="IVitTrainable"/> over the reference engine: any valid configuration, double-precision arithmetic, slow.
 /// The CLI falls back to it for configurations nobody compiled; tests use it as the oracle.
 /// </summary>
-public sealed class ReferenceVitModel : IVitModel
+public sealed class ReferenceVitModel : IVitTrainable
 {
     private readonly float[] _parameters;
     private readonly float[] _gradients;
+    private readonly Action _parametersWritten;
     private double[]? _cache;
 
     public ReferenceVitModel(VitConfig config, ulong seed = 0)
@@ -16,13 +17,19 @@ public sealed class ReferenceVitModel : IVitModel
         _parameters = new float[checked((int)config.ParameterCount)];
         _gradients = new float[_parameters.Length];
         ParameterInit.Initialize(config, _parameters, seed);
+        _parametersWritten = () => _cache = null;
     }
 
     public VitConfig Config { get; }
     public string Engine => "reference (double precision, not optimised)";
-    public Span<float> Parameters => _parameters;
+    public ReadOnlySpan<float> Parameters => _parameters;
     public Span<float> Gradients => _gradients;
-    public void ParametersChanged() => _cache = null;
+
+    public ParameterEdit EditParameters()
+    {
+        _cache = null;
+        return new ParameterEdit(_parameters, _parametersWritten);
+    }
 
     /// <summary>Accepted for interface compatibility; the reference engine always runs on one thread.</summary>
     public int Threads { get; set; } = 1;

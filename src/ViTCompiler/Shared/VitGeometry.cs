@@ -18,6 +18,29 @@ namespace ViTCompiler
         Embedding,
     }
 
+    /// <summary>A named stretch of a workspace: <see cref="FloatsPerImage"/> floats for every image of the batch.</summary>
+    internal sealed class WorkspaceRegion
+    {
+        public WorkspaceRegion(string name, long floatsPerImage, string what)
+        {
+            Name = name;
+            FloatsPerImage = floatsPerImage;
+            What = what;
+        }
+
+        public string Name { get; }
+        public long FloatsPerImage { get; }
+        /// <summary>Shape and purpose, for the comment beside the generated pointer.</summary>
+        public string What { get; }
+
+        public static long Total(List<WorkspaceRegion> regions)
+        {
+            long total = 0;
+            foreach (WorkspaceRegion r in regions) total += r.FloatsPerImage;
+            return total;
+        }
+    }
+
     internal sealed class TensorSlot
     {
         public TensorSlot(string name, int[] shape, long offset, ParameterKind kind)
@@ -149,25 +172,86 @@ namespace ViTCompiler
         }
 
         /// <summary>
-        /// Floats of one image in the inference workspace: patches (P × K), their embeddings (P × D), the residual
-        /// stream and the LayerNorm/attention output (2 × N × D), qkv (N × 3D), the MLP hidden layer (N × M) and the
-        /// pooled vector (D). The generated forward pass carves its workspace in this order.
+        /// The inference workspace of one image, in the order the generated forward pass carves it: the generated code
+        /// prints one pointer per region from this list, and <see cref="InferenceFloatsPerImage"/> is its sum, so the
+        /// two cannot drift apart. The ln outputs and the attention heads share <c>a</c>.
         /// </summary>
-        public static long InferenceFloatsPerImage(int imageSize, int channels, int patch, int hidden, int mlpDim, bool classToken)
+        public static List<WorkspaceRegion> InferenceRegions(int imageSize, int channels, int patch, int hidden, int mlpDim, bool classToken)
         {
-            long grid = imageSize / patch, patches = grid * grid, n = Tokens(imageSize, patch, classToken), d = hidden;
-            return patches * channels * patch * patch + patches * d + 2 * n * d + n * 3 * d + n * MlpWidth(hidden, mlpDim) + d;
+            long grid = imageSize / patch, patches = grid * grid, k = (long)channels * patch * patch;
+            long n = Tokens(imageSize, patch, classToken), d = hidden, m = MlpWidth(hidden, mlpDim);
+            return new List<WorkspaceRegion>
+            {
+                new WorkspaceRegion("patches", patches * k, "(B·" + patches + ", " + k + ") flattened patches"),
+                new WorkspaceRegion("embedded", patches * d, "(B·" + patches + ", " + d + ") patch embeddings"),
+                new WorkspaceRegion("x", n * d, "(B·" + n + ", " + d + ") the residual stream"),
+                new WorkspaceRegion("a", n * d, "(B·" + n + ", " + d + ") ln1, attention heads, ln2"),
+                new WorkspaceRegion("qkv", n * 3 * d, "(B·" + n + ", " + 3 * d + ")"),
+                new WorkspaceRegion("hidden", n * m, "(B·" + n + ", " + m + ") MLP hidden layer"),
+                new WorkspaceRegion("pooled", d, "(B, " + d + ") the head's input"),
+            };
         }
 
-        /// <summary>
-        /// Floats one image keeps per encoder block for the backward pass: the block input, ln1, the attention output
-        /// before its projection, the stream after the attention branch and ln2 (N × D each), qkv (N × 3D), fc1 before
-        /// and after GELU (N × M each), the attention probabilities (H × N × N) and four LayerNorm statistics (N each).
-        /// </summary>
-        public static long SavedFloatsPerImage(int imageSize, int patch, int hidden, int heads, int mlpDim, bool classToken)
+        /// <summary>Floats of one image in the inference workspace (per-thread scratch and packed weights come on top).</summary>
+        public static long InferenceFloatsPerImage(int imageSize, int channels, int patch, int hidden, int mlpDim, bool classToken) =>
+            WorkspaceRegion.Total(InferenceRegions(imageSize, channels, patch, hidden, mlpDim, classToken));
+
+        /// <summary>What one image keeps per encoder block for the backward pass, in the order the generated <c>Saved</c> struct lays it out.</summary>
+        public static List<WorkspaceRegion> SavedRegions(int imageSize, int patch, int hidden, int heads, int mlpDim, bool classToken)
         {
-            long n = Tokens(imageSize, patch, classToken), d = hidden;
-            return 8 * n * d + 2 * n * MlpWidth(hidden, mlpDim) + (long)heads * n * n + 4 * n;
+            long n = Tokens(imageSize, patch, classToken), d = hidden, m = MlpWidth(hidden, mlpDim);
+            string rows = "(B·" + n + ", " + d + ")";
+            return new List<WorkspaceRegion>
+            {
+                new WorkspaceRegion("Input", n * d, rows + " x entering the block"),
+                new WorkspaceRegion("Mean1", n, "(B·" + n + ") ln1 statistics"),
+                new WorkspaceRegion("Rstd1", n, "(B·" + n + ")"),
+                new WorkspaceRegion("Ln1", n * d, rows + " ln1(x)"),
+                new WorkspaceRegion("Qkv", n * 3 * d, "(B·" + n + ", " + 3 * d + ")"),
+                new WorkspaceRegion("Probabilities", (long)heads * n * n, "(B, " + heads + ", " + n + ", " + n + ") attention probabilities"),
+                new WorkspaceRegion("Attended", n * d, rows + " heads, before the projection"),
+                new WorkspaceRegion("Middle", n * d, rows + " x after the attention branch"),
+                new WorkspaceRegion("Mean2", n, "(B·" + n + ") ln2 statistics"),
+                new WorkspaceRegion("Rstd2", n, "(B·" + n + ")"),
+                new WorkspaceRegion("Ln2", n * d, rows + " ln2(x)"),
+                new WorkspaceRegion("Fc1", n * m, "(B·" + n + ", " + m + ") before GELU"),
+                new WorkspaceRegion("Gelu", n * m, "(B·" + n + ", " + m + ") after GELU and dropout"),
+            };
+        }
+
+        /// <summary>Floats one image keeps per encoder block for the backward pass.</summary>
+        public static long SavedFloatsPerImage(int imageSize, int patch, int hidden, int heads, int mlpDim, bool classToken) =>
+            WorkspaceRegion.Total(SavedRegions(imageSize, patch, hidden, heads, mlpDim, classToken));
+
+        /// <summary>
+        /// The training workspace of one image, in the order the generated training pass carves it (the packed-B area for
+        /// backward products and the per-thread scratch, which depend on the active kernels, follow).
+        /// </summary>
+        public static List<WorkspaceRegion> TrainingRegions(int imageSize, int channels, int patch, int layers, int hidden, int heads, int mlpDim, int classes, bool classToken)
+        {
+            long grid = imageSize / patch, patches = grid * grid, k = (long)channels * patch * patch;
+            long n = Tokens(imageSize, patch, classToken), d = hidden, m = MlpWidth(hidden, mlpDim);
+            long finalRows = classToken ? 1 : n; // the final LayerNorm sees only the [class] row with class-token pooling
+            string rows = "(B·" + n + ", " + d + ")";
+            return new List<WorkspaceRegion>
+            {
+                new WorkspaceRegion("patches", patches * k, "(B·" + patches + ", " + k + ") flattened patches"),
+                new WorkspaceRegion("embedded", patches * d, "(B·" + patches + ", " + d + ") patch embeddings, then their gradient"),
+                new WorkspaceRegion("layers", layers * SavedFloatsPerImage(imageSize, patch, hidden, heads, mlpDim, classToken), layers + " × Saved"),
+                new WorkspaceRegion("final", n * d, rows + " x after the last block"),
+                new WorkspaceRegion("dx", n * d, rows + " d loss / d x, the residual stream's gradient"),
+                new WorkspaceRegion("branch", n * d, rows + " a residual branch, or its gradient"),
+                new WorkspaceRegion("da", n * d, rows + " d ln(x), d heads"),
+                new WorkspaceRegion("dwide", n * System.Math.Max(m, 3 * d), "(B·" + n + ", " + System.Math.Max(m, 3 * d) + ") d hidden, d qkv"),
+                new WorkspaceRegion("normIn", finalRows * d, "(B" + (classToken ? "" : "·" + n) + ", " + d + ") final LayerNorm input"),
+                new WorkspaceRegion("normOut", finalRows * d, "its output, then its gradient"),
+                new WorkspaceRegion("normMean", finalRows, "its statistics"),
+                new WorkspaceRegion("normRstd", finalRows, ""),
+                new WorkspaceRegion("pooled", d, "(B, " + d + ")"),
+                new WorkspaceRegion("dpooled", d, "(B, " + d + ")"),
+                new WorkspaceRegion("dlogits", classes, "(B, " + classes + ")"),
+                new WorkspaceRegion("scores", classes, "(B, " + classes + ") logits when the caller wants none"),
+            };
         }
 
         /// <summary>Multiply-accumulates of one image's forward pass (the paper's "GFLOPs" tables count these).</summary>

@@ -17,7 +17,7 @@ public readonly record struct EvaluationResult(int Images, int Correct, double L
 }
 
 /// <summary>
-/// Evaluates models on one labelled image set: normalised batches through <see cref="IVitModel.Forward(ReadOnlySpan{float}, int, Span{float})"/>,
+/// Evaluates models on one labelled image set: normalised batches through <see cref="IVitClassifier.Forward(ReadOnlySpan{float}, int, Span{float})"/>,
 /// accuracy and mean cross-entropy. Buffers are made once, so repeated evaluations (one per epoch) allocate nothing.
 /// </summary>
 public sealed class Evaluator
@@ -48,7 +48,7 @@ public sealed class Evaluator
 
     /// <summary>Runs <paramref name="model"/> over every image once and returns accuracy and mean loss.</summary>
     /// <exception cref="ArgumentException">The images do not fit the model (size, channels or classes).</exception>
-    public EvaluationResult Evaluate(IVitModel model)
+    public EvaluationResult Evaluate(IVitClassifier model)
     {
         ArgumentNullException.ThrowIfNull(model);
         CheckFits(_images, model.Config, "evaluation");

@@ -13,14 +13,14 @@ public static class FineTuning
     /// <summary>
     /// Copies every parameter of <paramref name="source"/> into <paramref name="target"/>, except the head, which is set
     /// to zero; if the image sizes differ, the position embeddings are resized with <see cref="PositionEmbedding.Resize(ReadOnlySpan{float}, int, int, Span{float}, int, int, int, int, PositionInterpolation)"/>
-    /// ([class] token embedding kept). Calls <see cref="IVitModel.ParametersChanged"/> on the target.
+    /// ([class] token embedding kept). Writes the target through <see cref="IVitWeights.EditParameters"/>.
     /// </summary>
     /// <param name="source">The trained model.</param>
     /// <param name="target">A model whose configuration differs from the source's only in <see cref="VitConfig.Classes"/>
     /// and <see cref="VitConfig.ImageSize"/> (with the same patch size).</param>
     /// <param name="interpolation">How to resize the position embeddings; bicubic, as timm, by default.</param>
     /// <exception cref="ArgumentException">The configurations differ in another field (each difference is named), or a source parameter is not finite.</exception>
-    public static void TransferWeights(IVitModel source, IVitModel target, PositionInterpolation interpolation = PositionInterpolation.Bicubic)
+    public static void TransferWeights(IVitWeights source, IVitWeights target, PositionInterpolation interpolation = PositionInterpolation.Bicubic)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
@@ -41,7 +41,8 @@ public static class FineTuning
                 throw new ArgumentException($"The source parameter {t.Name}[{bad}] is {values[bad]}; a model with NaN or infinite weights cannot be fine-tuned.", nameof(source));
         }
 
-        Span<float> destination = target.Parameters;
+        using ParameterEdit edit = target.EditParameters();
+        Span<float> destination = edit.Values;
         int prefix = to.HasClassToken ? 1 : 0;
         foreach (ParameterTensor t in to.Layout)
         {
@@ -60,7 +61,6 @@ public static class FineTuning
                 from.Layout[t.Name].Of(parameters).CopyTo(into);
             }
         }
-        target.ParametersChanged();
     }
 
     /// <summary>Fields other than Classes and ImageSize that differ, as "Field: source X, target Y".</summary>

@@ -1,14 +1,16 @@
+using System.Text.Json.Serialization;
+
 namespace ViTCompiler.Training;
 
-/// <summary>How the learning rate falls after the warm-up.</summary>
+/// <summary>How the learning rate falls after the warm-up (in JSON: <c>"cosine"</c>, <c>"linear"</c>, <c>"constant"</c>).</summary>
 public enum LearningRateDecay
 {
     /// <summary>Half a cosine from the peak down to the floor (the paper's choice).</summary>
-    Cosine,
+    [JsonStringEnumMemberName("cosine")] Cosine,
     /// <summary>A straight line from the peak down to the floor.</summary>
-    Linear,
+    [JsonStringEnumMemberName("linear")] Linear,
     /// <summary>Stays at the peak.</summary>
-    Constant,
+    [JsonStringEnumMemberName("constant")] Constant,
 }
 
 /// <summary>

@@ -28,7 +28,8 @@ public readonly record struct MetricsRecord(
 /// <para>Fields, in this order (see <see cref="MetricsRecord"/>): <c>kind</c> ("step" or "epoch"), <c>step</c>,
 /// <c>epoch</c>, <c>lr</c>, <c>loss</c>, <c>train_accuracy</c>, <c>grad_norm</c> (step records), <c>test_loss</c> and
 /// <c>test_accuracy</c> (epoch records with a test set), <c>images_per_second</c>, <c>elapsed_seconds</c>. Accuracies are
-/// fractions in [0, 1]; losses are in nats.</para>
+/// fractions in [0, 1]; losses are in nats. JSON has no NaN or infinity: a diverging run's <c>lr</c>, <c>loss</c> or
+/// <c>train_accuracy</c> is written as null, and an optional field that is not finite is left out.</para>
 /// <para>Example: <c>{"kind":"step","step":50,"epoch":0.8,"lr":0.00098,"loss":1.734,"train_accuracy":0.391,"grad_norm":1.93,"images_per_second":612.4,"elapsed_seconds":10.6}</c></para>
 /// <para>Opening a log for a run at step s keeps only the lines of steps up to s, so a resumed run's log reads as one
 /// uninterrupted run (records written after the checkpoint by the interrupted session are dropped).</para>
@@ -59,33 +60,19 @@ public sealed class MetricsLog : IDisposable
     /// <summary>Appends one record as a line and flushes it, so a crash loses nothing written before.</summary>
     public void Write(in MetricsRecord record)
     {
+        var line = new MetricsLineJson(record.Kind, record.Step, Math.Round(record.Epoch, 6), Finite(record.LearningRate),
+            Finite(record.Loss), Finite(record.TrainAccuracy), Finite(record.GradientNorm), Finite(record.TestLoss),
+            Finite(record.TestAccuracy), Math.Round(record.ImagesPerSecond, 1), Math.Round(record.ElapsedSeconds, 3));
         _buffer.ResetWrittenCount();
         _json.Reset(_buffer);
-        _json.WriteStartObject();
-        _json.WriteString("kind", record.Kind);
-        _json.WriteNumber("step", record.Step);
-        _json.WriteNumber("epoch", Math.Round(record.Epoch, 6));
-        WriteNumber("lr", record.LearningRate);
-        WriteNumber("loss", record.Loss);
-        WriteNumber("train_accuracy", record.TrainAccuracy);
-        if (record.GradientNorm is double norm) WriteNumber("grad_norm", norm);
-        if (record.TestLoss is double testLoss) WriteNumber("test_loss", testLoss);
-        if (record.TestAccuracy is double testAccuracy) WriteNumber("test_accuracy", testAccuracy);
-        _json.WriteNumber("images_per_second", Math.Round(record.ImagesPerSecond, 1));
-        _json.WriteNumber("elapsed_seconds", Math.Round(record.ElapsedSeconds, 3));
-        _json.WriteEndObject();
+        JsonSerializer.Serialize(_json, line, TrainingJsonContext.Default.MetricsLineJson);
         _json.Flush();
         _stream.Write(_buffer.WrittenSpan);
         _stream.WriteByte((byte)'\n');
         _stream.Flush();
     }
 
-    // JSON has no NaN or infinity; a diverging run's values are written as null rather than breaking the file.
-    private void WriteNumber(string name, double value)
-    {
-        if (double.IsFinite(value)) _json.WriteNumber(name, value);
-        else _json.WriteNull(name);
-    }
+    private static double? Finite(double? value) => value is double v && double.IsFinite(v) ? v : null;
 
     /// <summary>Rewrites the file (atomically) without the lines whose step is after <paramref name="step"/>.</summary>
     private static void KeepUpTo(string path, long step)
@@ -98,13 +85,11 @@ public sealed class MetricsLog : IDisposable
             long? lineStep = null;
             try
             {
-                using JsonDocument document = JsonDocument.Parse(line);
-                if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("step", out JsonElement s) && s.TryGetInt64(out long v))
-                    lineStep = v;
+                lineStep = JsonSerializer.Deserialize(line, TrainingJsonContext.Default.MetricsStepJson)?.Step;
             }
             catch (JsonException)
             {
-                // A line cut short by a crash: drop it.
+                // A line cut short by a crash (or not a record at all): drop it.
             }
             if (lineStep is long l && l <= step) kept.Add(line);
         }

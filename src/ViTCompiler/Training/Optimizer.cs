@@ -107,14 +107,14 @@ public abstract class Optimizer
     }
 
     /// <summary>
-    /// One update of <paramref name="model"/>'s parameters from its <see cref="IVitModel.Gradients"/>, then
-    /// <see cref="IVitModel.ParametersChanged"/> so the next forward pass sees the new weights.
+    /// One update of <paramref name="model"/>'s parameters from its <see cref="IVitTrainable.Gradients"/>, through
+    /// <see cref="IVitWeights.EditParameters"/> so the next forward pass sees the new weights.
     /// </summary>
-    public void Step(IVitModel model, float learningRate)
+    public void Step(IVitTrainable model, float learningRate)
     {
         ArgumentNullException.ThrowIfNull(model);
-        Step(model.Parameters, model.Gradients, learningRate);
-        model.ParametersChanged();
+        using ParameterEdit edit = model.EditParameters();
+        Step(edit.Values, model.Gradients, learningRate);
     }
 
     /// <summary>Called once per step before the segments, with the new step count (1 on the first update).</summary>

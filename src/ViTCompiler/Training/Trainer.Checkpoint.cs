@@ -158,7 +158,6 @@ public sealed partial class Trainer
             _broken = $"Resuming from '{path}' failed part-way ({e.Message}); create a new Trainer.";
             throw;
         }
-        _model.ParametersChanged();
         _random = random;
         _step = step;
         (_epochSpan, _intervalSpan, _lastEpochSummary, _lastLearningRate, _lastGradientNorm) = (epochSpan, intervalSpan, lastEpoch, lastRate, lastNorm);
@@ -167,7 +166,7 @@ public sealed partial class Trainer
         _lastCheckpointStep = step;
 
         if (meta.TryGetValue("trainer.threads", out string? threads) && threads != Text(_model.Threads))
-            _progress.Message($"Note: the checkpoint was trained with {threads} threads and this run uses {_model.Threads}; bit-exact replay is only promised for the same count.");
+            Report(TrainingProgressKind.Note, default, $"Note: the checkpoint was trained with {threads} threads and this run uses {_model.Threads}; bit-exact replay is only promised for the same count.");
         return differences;
     }
 
@@ -198,60 +197,29 @@ public sealed partial class Trainer
         }
     }
 
-    private string SumsJson()
-    {
-        var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            WriteSpan(json, "epoch", _epochSpan);
-            WriteSpan(json, "interval", _intervalSpan);
-            WriteSpan(json, "last_epoch", _lastEpochSummary);
-            json.WriteNumber("last_lr", _lastLearningRate);
-            json.WriteNumber("last_grad_norm", _lastGradientNorm);
-            json.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    private string SumsJson() => JsonSerializer.Serialize(
+        new TrainerSumsJson(Sums(_epochSpan), Sums(_intervalSpan), Sums(_lastEpochSummary), _lastLearningRate, _lastGradientNorm),
+        TrainingJsonContext.Default.TrainerSumsJson);
 
-        static void WriteSpan(Utf8JsonWriter json, string name, in Span s)
-        {
-            json.WriteStartObject(name);
-            json.WriteNumber("loss", s.Loss);
-            json.WriteNumber("correct", s.Correct);
-            json.WriteNumber("images", s.Images);
-            json.WriteNumber("train_seconds", s.TrainSeconds);
-            json.WriteEndObject();
-        }
-    }
+    private static SpanSumsJson Sums(in Span s) => new(s.Loss, s.Correct, s.Images, s.TrainSeconds);
 
     private static (Span Epoch, Span Interval, Span LastEpoch, float LastRate, double LastNorm) ReadSums(string path, IReadOnlyDictionary<string, string> meta)
     {
-        // The sums only feed the metrics: a file without them (or with odd ones) still resumes, with fresh sums.
+        // The sums only feed the metrics: a file without them (or without some of them) still resumes, with fresh sums.
         if (!meta.TryGetValue("trainer.sums", out string? text)) return default;
+        TrainerSumsJson? sums;
         try
         {
-            using JsonDocument document = JsonDocument.Parse(text);
-            JsonElement root = document.RootElement;
-            return (Read(root, "epoch"), Read(root, "interval"), Read(root, "last_epoch"),
-                root.TryGetProperty("last_lr", out JsonElement lr) ? lr.GetSingle() : 0,
-                root.TryGetProperty("last_grad_norm", out JsonElement norm) ? norm.GetDouble() : 0);
+            sums = JsonSerializer.Deserialize(text, TrainingJsonContext.Default.TrainerSumsJson);
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
+        catch (JsonException e)
         {
             throw new WeightsFileException(path, $"metadata 'trainer.sums' is unusable ({e.Message})");
         }
+        if (sums is null) return default;
+        return (Span(sums.Epoch), Span(sums.Interval), Span(sums.LastEpoch), sums.LastLr, sums.LastGradNorm);
 
-        static Span Read(JsonElement root, string name)
-        {
-            if (!root.TryGetProperty(name, out JsonElement s)) return default;
-            return new Span
-            {
-                Loss = s.GetProperty("loss").GetDouble(),
-                Correct = s.GetProperty("correct").GetInt64(),
-                Images = s.GetProperty("images").GetInt64(),
-                TrainSeconds = s.GetProperty("train_seconds").GetDouble(),
-            };
-        }
+        static Span Span(SpanSumsJson s) => new() { Loss = s.Loss, Correct = s.Correct, Images = s.Images, TrainSeconds = s.TrainSeconds };
     }
 
     private static string Required(string path, IReadOnlyDictionary<string, string> meta, string key) =>

@@ -28,10 +28,10 @@ public sealed record TrainingResult(long Step, long TotalSteps, bool Completed, 
     EvaluationResult? Test, double ElapsedSeconds, double ImagesPerSecond, string? Checkpoint);
 
 /// <summary>
-/// Trains an <see cref="IVitModel"/> on a labelled image set: shuffled, augmented batches from an
-/// <see cref="ImageBatcher"/>, <see cref="IVitModel.TrainStep"/>, global-norm clipping, an <see cref="Training.Optimizer"/>
-/// step on a <see cref="LearningRateSchedule"/>; evaluation every epoch, progress on the console, a JSON-lines metrics
-/// log, and checkpoints from which a run resumes bit for bit.
+/// Trains an <see cref="IVitWeights"/> on a labelled image set: shuffled, augmented batches from an
+/// <see cref="ImageBatcher"/>, <see cref="IVitTrainable.TrainStep"/>, global-norm clipping, an <see cref="Training.Optimizer"/>
+/// step on a <see cref="LearningRateSchedule"/>; evaluation every epoch, progress reports, a JSON-lines metrics log, and
+/// checkpoints from which a run resumes bit for bit.
 /// </summary>
 /// <remarks>
 /// <para><b>Determinism.</b> Every random number comes from <see cref="TrainerOptions.Seed"/>: the batcher's generator
@@ -48,13 +48,16 @@ public sealed record TrainingResult(long Step, long TotalSteps, bool Completed, 
 /// <para><b>Stopping.</b> Cancelling the token passed to <see cref="Run(CancellationToken)"/> (e.g. with
 /// <see cref="ConsoleCancellation"/> on Ctrl-C) stops at the next step boundary, after saving a checkpoint when
 /// <see cref="TrainerOptions.CheckpointPath"/> is set.</para>
+/// <para><b>Progress.</b> The trainer writes nothing to the console: it reports <see cref="TrainingProgress"/> to the
+/// <see cref="IProgress{T}"/> given to its constructor, if any; <see cref="ConsoleProgress"/> draws those reports as a
+/// progress bar or as lines.</para>
 /// </remarks>
 public sealed partial class Trainer : IDisposable
 {
-    private readonly IVitModel _model;
+    private readonly IVitTrainable _model;
     private readonly ImageBatcher _batcher;
     private readonly Evaluator? _evaluator;
-    private readonly ProgressReporter _progress;
+    private readonly IProgress<TrainingProgress>? _progress;
     private readonly float[] _pixels;
     private readonly int[] _labels;
     private readonly float[] _logits;
@@ -97,9 +100,9 @@ public sealed partial class Trainer : IDisposable
     /// <param name="train">Training images; their size and channels must be the model's.</param>
     /// <param name="test">Evaluation images, or null to skip evaluation.</param>
     /// <param name="options">The run's settings; validated here.</param>
-    /// <param name="output">Where progress goes; <see cref="Console.Out"/> by default.</param>
+    /// <param name="progress">Receives the run's progress reports (e.g. a <see cref="ConsoleProgress"/>); null for none.</param>
     /// <exception cref="ArgumentException">An option is invalid or the images do not fit the model; the message says which.</exception>
-    public Trainer(IVitModel model, LabeledImages train, LabeledImages? test, TrainerOptions options, TextWriter? output = null)
+    public Trainer(IVitTrainable model, LabeledImages train, LabeledImages? test, TrainerOptions options, IProgress<TrainingProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
@@ -131,12 +134,11 @@ public sealed partial class Trainer : IDisposable
             ? new Sgd(model.Config.Layout, options.Momentum, options.WeightDecay)
             : new AdamW(model.Config.Layout, options.WeightDecay);
         Schedule = new LearningRateSchedule(options.LearningRate, TotalSteps, options.WarmupSteps, options.Decay, options.MinLearningRate);
-        Output = output ?? Console.Out;
-        _progress = new ProgressReporter(Output, options.Progress);
+        _progress = progress;
     }
 
     /// <summary>The model being trained.</summary>
-    public IVitModel Model => _model;
+    public IVitTrainable Model => _model;
 
     /// <summary>The settings of this run.</summary>
     public TrainerOptions Options { get; }
@@ -146,9 +148,6 @@ public sealed partial class Trainer : IDisposable
 
     /// <summary>The learning-rate schedule over <see cref="TotalSteps"/>.</summary>
     public LearningRateSchedule Schedule { get; }
-
-    /// <summary>Where progress is written.</summary>
-    public TextWriter Output { get; }
 
     /// <summary>Updates completed so far (the next update's index).</summary>
     public long Step => _step;
@@ -192,27 +191,27 @@ public sealed partial class Trainer : IDisposable
         long target = Math.Min(stopAtStep, TotalSteps);
         _session.Start();
         bool cancelled = false;
+        string? stopped = null;
         try
         {
             OpenMetrics();
-            if (_step < target)
-                _progress.Message($"Training {_model.Config} ({_model.Engine}, {_model.Threads} thread{(_model.Threads == 1 ? "" : "s")}): " +
-                    $"{Options.Optimizer} at {Options.LearningRate:G3}, batch {Options.BatchSize}, step {_step + 1:N0} to {target:N0} of {TotalSteps:N0} " +
-                    $"({StepsPerEpoch:N0} per epoch).");
+            Report(TrainingProgressKind.Started, default, _step >= target ? null :
+                $"Training {_model.Config} ({_model.Engine}, {_model.Threads} thread{(_model.Threads == 1 ? "" : "s")}): " +
+                $"{Options.Optimizer} at {Options.LearningRate:G3}, batch {Options.BatchSize}, step {_step + 1:N0} to {target:N0} of {TotalSteps:N0} " +
+                $"({StepsPerEpoch:N0} per epoch).");
             while (_step < target)
             {
                 if (cancellationToken.IsCancellationRequested)
                 {
                     cancelled = true;
-                    _progress.ClearBar();
                     if (Options.CheckpointPath is not null)
                     {
                         SaveCheckpointIfNew(Options.CheckpointPath);
-                        _progress.Message($"Stopped at step {_step:N0}; checkpoint saved to {Options.CheckpointPath}. Resume from it to continue.");
+                        stopped = $"Stopped at step {_step:N0}; checkpoint saved to {Options.CheckpointPath}. Resume from it to continue.";
                     }
                     else
                     {
-                        _progress.Message($"Stopped at step {_step:N0}; no CheckpointPath is set, so nothing was saved.");
+                        stopped = $"Stopped at step {_step:N0}; no CheckpointPath is set, so nothing was saved.";
                     }
                     break;
                 }
@@ -235,14 +234,12 @@ public sealed partial class Trainer : IDisposable
         catch (TrainingDivergedException e)
         {
             _broken = "This trainer stopped because training diverged; resume a new Trainer from the last good checkpoint. " + e.Message;
-            _progress.ClearBar();
             throw;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // A failure inside a step (I/O, a bug) leaves the batcher or generators mid-step: a further Run could not replay.
             _broken = $"An earlier Run failed at step {_step} ({e.GetType().Name}: {e.Message}); resume a new Trainer from the last checkpoint.";
-            _progress.ClearBar();
             throw;
         }
         finally
@@ -250,8 +247,8 @@ public sealed partial class Trainer : IDisposable
             _session.Stop();
             _metrics?.Dispose();
             _metrics = null;
+            Report(TrainingProgressKind.Finished, default, stopped);
         }
-        _progress.ClearBar();
         Span trained = _epochSpan.Images > 0 ? _epochSpan : _lastEpochSummary;
         return new TrainingResult(_step, TotalSteps, _step == TotalSteps, cancelled, trained.MeanLoss, trained.Accuracy,
             _lastTest, ElapsedSeconds, _sessionTrainSeconds <= 0 ? 0 : _sessionImages / _sessionTrainSeconds, _lastCheckpoint);
@@ -299,7 +296,7 @@ public sealed partial class Trainer : IDisposable
         _lastGradientNorm = norm;
 
         StepCompleted?.Invoke(new TrainingStepInfo(_step, (int)((_step - 1) / StepsPerEpoch), learningRate, loss, norm, correct, count));
-        _progress.Step(Snapshot(_epochSpan));
+        Report(TrainingProgressKind.Step, _epochSpan);
     }
 
     private static void Add(ref Span span, float loss, int correct, int images, double seconds)
@@ -310,8 +307,10 @@ public sealed partial class Trainer : IDisposable
         span.TrainSeconds += seconds;
     }
 
-    private ProgressSnapshot Snapshot(in Span span)
+    /// <summary>Reports <paramref name="kind"/> with the numbers of <paramref name="span"/> (no allocation without a message).</summary>
+    private void Report(TrainingProgressKind kind, in Span span, string? message = null, EvaluationResult? test = null)
     {
+        if (_progress is null) return;
         // The current epoch's pace once it has a few steps (it follows a machine whose load changes), else the session's.
         double rate = _epochSpan.Images >= 8L * Options.BatchSize ? _epochSpan.ImagesPerSecond
             : _sessionTrainSeconds > 0 ? _sessionImages / _sessionTrainSeconds : 0;
@@ -321,13 +320,27 @@ public sealed partial class Trainer : IDisposable
             long remainingEpochEnds = TotalEpochs - _step / StepsPerEpoch;
             eta = (TotalSteps - _step) * (double)Options.BatchSize / rate + remainingEpochEnds * _lastEvaluationSeconds;
         }
-        return new ProgressSnapshot(_step, TotalSteps, (int)Math.Min((_step - 1) / StepsPerEpoch, TotalEpochs - 1), TotalEpochs, _lastLearningRate,
-            span.MeanLoss, span.Accuracy, span.Images > 0 && span.TrainSeconds > 0 ? span.ImagesPerSecond : rate, eta);
+        _progress.Report(new TrainingProgress
+        {
+            Kind = kind,
+            Step = _step,
+            TotalSteps = TotalSteps,
+            Epoch = (int)Math.Min(_step == 0 ? 0 : (_step - 1) / StepsPerEpoch, TotalEpochs - 1),
+            TotalEpochs = TotalEpochs,
+            LearningRate = _lastLearningRate,
+            Loss = span.MeanLoss,
+            Accuracy = span.Accuracy,
+            ImagesPerSecond = span.Images > 0 && span.TrainSeconds > 0 ? span.ImagesPerSecond : rate,
+            EtaSeconds = eta,
+            ElapsedSeconds = ElapsedSeconds,
+            Test = test,
+            Message = message,
+        });
     }
 
     private void EndInterval()
     {
-        _progress.Interval(Snapshot(_intervalSpan));
+        Report(TrainingProgressKind.Interval, _intervalSpan);
         _metrics?.Write(new MetricsRecord("step", _step, (double)_step / StepsPerEpoch, _lastLearningRate, _intervalSpan.MeanLoss,
             _intervalSpan.Accuracy, _lastGradientNorm, null, null, _intervalSpan.ImagesPerSecond, ElapsedSeconds));
         _intervalSpan = default;
@@ -335,7 +348,6 @@ public sealed partial class Trainer : IDisposable
 
     private void EndEpoch(bool saveCheckpoint)
     {
-        int epoch = (int)((_step - 1) / StepsPerEpoch);
         long evaluationStart = Stopwatch.GetTimestamp();
         EvaluationResult? test = Evaluate();
         if (test is not null)
@@ -344,11 +356,7 @@ public sealed partial class Trainer : IDisposable
             _lastTest = test;
         }
         Span span = _epochSpan;
-        _progress.ClearBar();
-        _progress.Message(
-            $"epoch {epoch + 1}/{TotalEpochs} (step {_step:N0}): train loss {span.MeanLoss:F4}, accuracy {100 * span.Accuracy:F1}%" +
-            (test is EvaluationResult t ? $"; test loss {t.Loss:F4}, accuracy {100 * t.Accuracy:F2}%" : "") +
-            $"; {span.ImagesPerSecond:N0} img/s, {ProgressReporter.Duration(ElapsedSeconds)} elapsed");
+        Report(TrainingProgressKind.EpochEnded, span, test: test);
         _metrics?.Write(new MetricsRecord("epoch", _step, (double)_step / StepsPerEpoch, _lastLearningRate, span.MeanLoss, span.Accuracy,
             null, test?.Loss, test?.Accuracy, span.ImagesPerSecond, ElapsedSeconds));
         _lastEpochSummary = span;
@@ -358,11 +366,8 @@ public sealed partial class Trainer : IDisposable
     }
 
     /// <summary>The exception for a non-finite <paramref name="quantity"/> produced by update <paramref name="step"/> (counted from 1).</summary>
-    private TrainingDivergedException Diverged(long step, string quantity, double value, float learningRate)
-    {
-        _progress.ClearBar();
-        return new TrainingDivergedException(step, (int)((step - 1) / StepsPerEpoch), quantity, value, learningRate, _lastCheckpoint, _lastCheckpointStep);
-    }
+    private TrainingDivergedException Diverged(long step, string quantity, double value, float learningRate) =>
+        new(step, (int)((step - 1) / StepsPerEpoch), quantity, value, learningRate, _lastCheckpoint, _lastCheckpointStep);
 
     private void OpenMetrics()
     {

@@ -5,6 +5,7 @@
 //   encoder  1 pre-LayerNorm blocks of width 32: 4 heads × 8, MLP 48 with GELU (erf), LayerNorm ε = 1E-06
 //   head     [class] token → 10 classes
 //   size     14,266 parameters, 62,336 multiply-accumulates per image
+//   runtime  calls ViTCompiler.Infrastructure under runtime contract 1; the constructor checks it
 //
 // Matrix products C = A · B (B is K × N; A has one row per token, or per image for the head), each with its
 // K block and the register tile (rows × columns) the planner picked per instruction set:
@@ -53,7 +54,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
     private const float Epsilon = 1E-06f;
 
     /// <summary>Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name="seed"/>.</summary>
-    public GlobalVit(ulong seed = 0) : base(ModelConfig, seed) { }
+    public GlobalVit(ulong seed = 0) : base(ModelConfig, seed, contractVersion: 1) { }
 
     /// <summary>Offsets, in floats, of the parameter tensors outside the blocks, and of the blocks.</summary>
     private static class Offsets
@@ -177,8 +178,6 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
         Gemm.PackB<THead>(packed + _packedHead, w + Offsets.HeadWeight, 1, Hidden, Classes, Hidden, BlockK.Head);
     }
 
-    // Inference workspace per image (VitGeometry.InferenceFloatsPerImage): patches, embedded, x, a (ln outputs and
-    // attention heads share it), qkv, MLP hidden, pooled.
     private const long InferenceFloatsPerImage = 1968;
 
     private unsafe void Forward<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead>(float* pixels, int batch, float* logits, float* attention)
@@ -201,14 +200,14 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TFc1>(BlockK.Fc1));
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TFc2>(BlockK.Fc2));
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<THead>(BlockK.Head));
-        float* patches = Workspace(batch * InferenceFloatsPerImage + threads * perWorker);
-        float* embedded = patches + (long)batch * PatchCount * PatchDim;
-        float* x = embedded + (long)batch * PatchCount * Hidden;
-        float* a = x + (long)rows * Hidden;
-        float* qkv = a + (long)rows * Hidden;
-        float* hidden = qkv + (long)rows * 3 * Hidden;
-        float* pooled = hidden + (long)rows * MlpWidth;
-        float* scratch = pooled + (long)batch * Hidden;
+        float* patches = Workspace(batch * InferenceFloatsPerImage + threads * perWorker); // (B·4, 192) flattened patches
+        float* embedded = patches + batch * 768L;                    // (B·4, 32) patch embeddings
+        float* x = embedded + batch * 128L;                          // (B·5, 32) the residual stream
+        float* a = x + batch * 160L;                                 // (B·5, 32) ln1, attention heads, ln2
+        float* qkv = a + batch * 160L;                               // (B·5, 96)
+        float* hidden = qkv + batch * 480L;                          // (B·5, 48) MLP hidden layer
+        float* pooled = hidden + batch * 240L;                       // (B, 32) the head's input
+        float* scratch = pooled + batch * 32L;
         global::ViTCompiler.Infrastructure.GemmProblem gemm;
 
         // (B, 3, 16, 16) -> (B·4, 192)   patches, each flattened (channel, row, column)
@@ -228,16 +227,16 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
             float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
             float* panels = packed + _packedBlocks + layer * _packedBlockStride;
 
-            // (B·5, 32) -> (B·5, 32)   a = ln1(x)
+            // (B·5, 32) -> (B·5, 32)   ln1 = LayerNorm(x)
             global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, a, rows, Hidden, Epsilon);
 
-            // (B·5, 32) -> (B·5, 96)   qkv = a · Wqkvᵀ + bqkv
+            // (B·5, 32) -> (B·5, 96)   qkv = ln1 · Wqkvᵀ + bqkv
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, a, Hidden, qkv, 3 * Hidden);
             gemm.BPacked = panels + _packedQkv;
             gemm.Bias = block + BlockOffsets.QkvBias;
             Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-            // (B·5, 96) -> (B·5, 32)   a = softmax(q · kᵀ / √8) · v for each of the 4 heads, scores kept in cache
+            // (B·5, 96) -> (B·5, 32)   attended = softmax(q · kᵀ / √8) · v for each of the 4 heads, scores kept in cache
             var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
             {
                 Qkv = qkv, Output = a, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,
@@ -247,17 +246,17 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
             };
             global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
 
-            // (B·5, 32) -> (B·5, 32)   x += a · Wprojᵀ + bproj
+            // (B·5, 32) -> (B·5, 32)   x += attended · Wprojᵀ + bproj
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, a, Hidden, x, Hidden);
             gemm.BPacked = panels + _packedProj;
             gemm.Bias = block + BlockOffsets.ProjBias;
             gemm.Accumulate = true;
             Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-            // (B·5, 32) -> (B·5, 32)   a = ln2(x)
+            // (B·5, 32) -> (B·5, 32)   ln2 = LayerNorm(x)
             global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, a, rows, Hidden, Epsilon);
 
-            // (B·5, 32) -> (B·5, 48)   hidden = GELU(a · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache
+            // (B·5, 32) -> (B·5, 48)   hidden = GELU(ln2 · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, a, Hidden, hidden, MlpWidth);
             gemm.BPacked = panels + _packedFc1;
             gemm.Bias = block + BlockOffsets.Fc1Bias;
@@ -272,9 +271,9 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
             Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
         }
 
-        // (B·5, 32) -> (B, 32)   pooled = norm(x[:, 0]); only the [class] token's row is needed
-        for (int image = 0; image < batch; image++)
-            global::ViTCompiler.Infrastructure.LayerNorm.ForwardRow(x + (long)image * Tokens * Hidden, w + Offsets.NormWeight, w + Offsets.NormBias, pooled + (long)image * Hidden, Hidden, Epsilon, null, null);
+        // (B·5, 32) -> (B, 32)   pooled = norm(x[:, 0]): only the [class] rows are normalised
+        global::ViTCompiler.Infrastructure.TokenOps.GatherRows(x, (long)Tokens * Hidden, a, batch, Hidden);
+        global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, a, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon);
 
         // (B, 32) -> (B, 10)   logits = pooled · Wheadᵀ + bhead
         gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
@@ -285,9 +284,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
 
     // ---- Training ----
     // The backward pass reads, per layer and for all B·5 rows, what Saved lists; nothing is recomputed.
-    // Per image (VitGeometry.SavedFloatsPerImage): Input, Ln1, Attended, Middle, Ln2 (N × D each), Qkv (N × 3D),
-    // Fc1 and Gelu (N × M each), Probabilities (H × N × N) and four LayerNorm statistics (N each).
-    private const long SavedFloatsPerImage = 1880;
+    private const long SavedFloatsPerImage = 1880, TrainingFloatsPerImage = 4046;
 
     /// <summary>One layer's saved activations, carved out of the training workspace.</summary>
     private readonly unsafe struct Saved
@@ -296,22 +293,22 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
 
         public Saved(float* start, int batch)
         {
-            long rows = (long)batch * Tokens;
-            Input = start;                                              // (B·5, 32)      x entering the block
-            Mean1 = Input + rows * Hidden;                              // (B·5)         ln1 statistics
-            Rstd1 = Mean1 + rows;
-            Ln1 = Rstd1 + rows;                                         // (B·5, 32)      ln1(x)
-            Qkv = Ln1 + rows * Hidden;                                  // (B·5, 96)
-            Probabilities = Qkv + rows * 3 * Hidden;                    // (B, 4, 5, 5)
-            Attended = Probabilities + (long)batch * Heads * Tokens * Tokens; // (B·5, 32)  heads, before the projection
-            Middle = Attended + rows * Hidden;                          // (B·5, 32)      x after the attention branch
-            Mean2 = Middle + rows * Hidden;                             // (B·5)         ln2 statistics
-            Rstd2 = Mean2 + rows;
-            Ln2 = Rstd2 + rows;                                         // (B·5, 32)      ln2(x)
-            Fc1 = Ln2 + rows * Hidden;                                  // (B·5, 48)     before GELU
-            Gelu = Fc1 + rows * MlpWidth;                               // (B·5, 48)     after GELU and dropout
+            Input = start;                                               // (B·5, 32) x entering the block
+            Mean1 = Input + batch * 160L;                                // (B·5) ln1 statistics
+            Rstd1 = Mean1 + batch * 5L;                                  // (B·5)
+            Ln1 = Rstd1 + batch * 5L;                                    // (B·5, 32) ln1(x)
+            Qkv = Ln1 + batch * 160L;                                    // (B·5, 96)
+            Probabilities = Qkv + batch * 480L;                          // (B, 4, 5, 5) attention probabilities
+            Attended = Probabilities + batch * 100L;                     // (B·5, 32) heads, before the projection
+            Middle = Attended + batch * 160L;                            // (B·5, 32) x after the attention branch
+            Mean2 = Middle + batch * 160L;                               // (B·5) ln2 statistics
+            Rstd2 = Mean2 + batch * 5L;                                  // (B·5)
+            Ln2 = Rstd2 + batch * 5L;                                    // (B·5, 32) ln2(x)
+            Fc1 = Ln2 + batch * 160L;                                    // (B·5, 48) before GELU
+            Gelu = Fc1 + batch * 240L;                                   // (B·5, 48) after GELU and dropout
         }
     }
+
     private unsafe float TrainStep<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead, TGradD, TGradM, TGradPatch>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainStepOptions options, float* logits)
         where TPatch : global::ViTCompiler.Infrastructure.IGemmKernel
         where TQkv : global::ViTCompiler.Infrastructure.IGemmKernel
@@ -326,7 +323,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
         where TGradPatch : global::ViTCompiler.Infrastructure.IGemmKernel
     {
         global::ViTCompiler.Infrastructure.WorkerPool pool = Pool;
-        int threads = Threads, rows = batch * Tokens, finalRows = batch;
+        int threads = Threads, rows = batch * Tokens;
         float* w = ParameterPointer, g = GradientPointer, packed = PackedPointer; // weights packed by TrainStep just before
         ulong seed = options.Seed;
         float drop = options.Dropout, path = options.DropPath;
@@ -348,33 +345,32 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.QkvWeight));
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.QkvInput));
         perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradPatch>(BlockK.PatchWeight));
-        long layerFloats = batch * SavedFloatsPerImage, wide = global::System.Math.Max(MlpWidth, 3 * Hidden);
+        long layerFloats = batch * SavedFloatsPerImage;
         // Room to pack a backward product's B once for all row blocks (the largest weight, as read by dX = dY · W).
         long sharedFloats = global::System.Math.Max(global::System.Math.Max(Gemm.PackedSize<TGradD>(Hidden, 3 * Hidden), Gemm.PackedSize<TGradD>(Hidden, MlpWidth)), Gemm.PackedSize<TGradM>(MlpWidth, Hidden));
-        float* patches = Workspace(batch * (PatchCount * PatchDim + PatchCount * Hidden) + Layers * layerFloats
-            + rows * (4L * Hidden + wide) + finalRows * (2L * Hidden + 2) + batch * (2L * Hidden + 2L * Classes) + sharedFloats + threads * perWorker);
-        float* embedded = patches + (long)batch * PatchCount * PatchDim;   // also d(embedded) in the backward pass
-        float* layers = embedded + (long)batch * PatchCount * Hidden;
-        float* final = layers + Layers * layerFloats;                     // (B·5, 32) x after the last block
-        float* dx = final + (long)rows * Hidden;                          // (B·5, 32) d loss / d x, the residual stream's gradient
-        float* branch = dx + (long)rows * Hidden;                         // (B·5, 32) a residual branch, or its gradient
-        float* da = branch + (long)rows * Hidden;                         // (B·5, 32) d ln(x), d heads
-        float* dwide = da + (long)rows * Hidden;                          // (B·5, max(M, 3D)) d hidden, d qkv
-        float* normIn = dwide + rows * wide;                              // final LayerNorm input (the [class] rows)
-        float* normOut = normIn + (long)finalRows * Hidden;               // its output, then its gradient
-        float* normMean = normOut + (long)finalRows * Hidden;
-        float* normRstd = normMean + finalRows;
-        float* pooled = normRstd + finalRows;                             // (B, 32)
-        float* dpooled = pooled + (long)batch * Hidden;
-        float* dlogits = dpooled + (long)batch * Hidden;                  // (B, 10)
-        float* scores = dlogits + (long)batch * Classes;                  // (B, 10) logits when the caller wants none
-        float* shared = scores + (long)batch * Classes;
+        float* patches = Workspace(batch * TrainingFloatsPerImage + sharedFloats + threads * perWorker); // (B·4, 192) flattened patches
+        float* embedded = patches + batch * 768L;                    // (B·4, 32) patch embeddings, then their gradient
+        float* layers = embedded + batch * 128L;                     // 1 × Saved
+        float* final = layers + batch * 1880L;                       // (B·5, 32) x after the last block
+        float* dx = final + batch * 160L;                            // (B·5, 32) d loss / d x, the residual stream's gradient
+        float* branch = dx + batch * 160L;                           // (B·5, 32) a residual branch, or its gradient
+        float* da = branch + batch * 160L;                           // (B·5, 32) d ln(x), d heads
+        float* dwide = da + batch * 160L;                            // (B·5, 96) d hidden, d qkv
+        float* normIn = dwide + batch * 480L;                        // (B, 32) final LayerNorm input
+        float* normOut = normIn + batch * 32L;                       // its output, then its gradient
+        float* normMean = normOut + batch * 32L;                     // its statistics
+        float* normRstd = normMean + batch * 1L;
+        float* pooled = normRstd + batch * 1L;                       // (B, 32)
+        float* dpooled = pooled + batch * 32L;                       // (B, 32)
+        float* dlogits = dpooled + batch * 32L;                      // (B, 10)
+        float* scores = dlogits + batch * 10L;                       // (B, 10) logits when the caller wants none
+        float* shared = scores + batch * 10L;
         float* scratch = shared + sharedFloats;
         if (logits == null) logits = scores;
         global::ViTCompiler.Infrastructure.GemmProblem gemm;
 
         // ---- forward, keeping what the backward pass reads ----
-        // (B, 3, 16, 16) -> (B·4, 192)   patches
+        // (B, 3, 16, 16) -> (B·4, 192)   patches, each flattened (channel, row, column)
         global::ViTCompiler.Infrastructure.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
 
         // (B·4, 192) -> (B·4, 32)   embedded = patches · Wpatchᵀ + bpatch
@@ -404,11 +400,12 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
             gemm.Bias = block + BlockOffsets.QkvBias;
             Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-            // (B·5, 96) -> (B·5, 32)   attended = softmax(q · kᵀ / √8) · v, probabilities kept
+            // (B·5, 96) -> (B·5, 32)   attended = softmax(q · kᵀ / √8) · v for each of the 4 heads, scores kept in cache, probabilities kept
             var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
             {
-                Qkv = saved.Qkv, Output = saved.Attended, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
-                Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                Qkv = saved.Qkv, Output = saved.Attended, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,
+                ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                Probabilities = saved.Probabilities,
             };
             global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
 
@@ -423,7 +420,7 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
             // (B·5, 32) -> (B·5, 32)   ln2 = LayerNorm(middle), statistics kept
             global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, saved.Ln2, rows, Hidden, Epsilon, saved.Mean2, saved.Rstd2);
 
-            // (B·5, 32) -> (B·5, 48)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
+            // (B·5, 32) -> (B·5, 48)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept; GELU applied to each tile while it is in cache
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
             gemm.BPacked = panels + _packedFc1;
             gemm.Bias = block + BlockOffsets.Fc1Bias;
@@ -439,7 +436,8 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
             global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,
                 global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path);
         }
-        // (B·5, 32) -> (B, 32)   pooled = norm(final[:, 0]): only the [class] rows are normalised
+
+        // (B·5, 32) -> (B, 32)   pooled = norm(x[:, 0]): only the [class] rows are normalised, statistics kept
         global::ViTCompiler.Infrastructure.TokenOps.GatherRows(final, (long)Tokens * Hidden, normIn, batch, Hidden);
         global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, normIn, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon, normMean, normRstd);
 

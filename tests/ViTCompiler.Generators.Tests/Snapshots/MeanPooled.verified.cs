@@ -5,6 +5,7 @@
 //   encoder  2 pre-LayerNorm blocks of width 24: 3 heads × 8, MLP 96 with GELU (erf), LayerNorm ε = 1E-12, no qkv bias
 //   head     mean of the tokens → 5 classes
 //   size     15,869 parameters, 142,680 multiply-accumulates per image
+//   runtime  calls ViTCompiler.Infrastructure under runtime contract 1; the constructor checks it
 //
 // Matrix products C = A · B (B is K × N; A has one row per token, or per image for the head), each with its
 // K block and the register tile (rows × columns) the planner picked per instruction set:
@@ -55,7 +56,7 @@ namespace Demo.Models
         private const float Epsilon = 1E-12f;
 
         /// <summary>Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name="seed"/>.</summary>
-        public MeanPooledVit(ulong seed = 0) : base(ModelConfig, seed) { }
+        public MeanPooledVit(ulong seed = 0) : base(ModelConfig, seed, contractVersion: 1) { }
 
         /// <summary>Offsets, in floats, of the parameter tensors outside the blocks, and of the blocks.</summary>
         private static class Offsets
@@ -177,8 +178,6 @@ namespace Demo.Models
             Gemm.PackB<THead>(packed + _packedHead, w + Offsets.HeadWeight, 1, Hidden, Classes, Hidden, BlockK.Head);
         }
 
-        // Inference workspace per image (VitGeometry.InferenceFloatsPerImage): patches, embedded, x, a (ln outputs and
-        // attention heads share it), qkv, MLP hidden, pooled.
         private const long InferenceFloatsPerImage = 2616;
 
         private unsafe void Forward<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead>(float* pixels, int batch, float* logits, float* attention)
@@ -201,14 +200,14 @@ namespace Demo.Models
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TFc1>(BlockK.Fc1));
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TFc2>(BlockK.Fc2));
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<THead>(BlockK.Head));
-            float* patches = Workspace(batch * InferenceFloatsPerImage + threads * perWorker);
-            float* embedded = patches + (long)batch * PatchCount * PatchDim;
-            float* x = embedded + (long)batch * PatchCount * Hidden;
-            float* a = x + (long)rows * Hidden;
-            float* qkv = a + (long)rows * Hidden;
-            float* hidden = qkv + (long)rows * 3 * Hidden;
-            float* pooled = hidden + (long)rows * MlpWidth;
-            float* scratch = pooled + (long)batch * Hidden;
+            float* patches = Workspace(batch * InferenceFloatsPerImage + threads * perWorker); // (B·9, 48) flattened patches
+            float* embedded = patches + batch * 432L;                    // (B·9, 24) patch embeddings
+            float* x = embedded + batch * 216L;                          // (B·9, 24) the residual stream
+            float* a = x + batch * 216L;                                 // (B·9, 24) ln1, attention heads, ln2
+            float* qkv = a + batch * 216L;                               // (B·9, 72)
+            float* hidden = qkv + batch * 648L;                          // (B·9, 96) MLP hidden layer
+            float* pooled = hidden + batch * 864L;                       // (B, 24) the head's input
+            float* scratch = pooled + batch * 24L;
             global::ViTCompiler.Infrastructure.GemmProblem gemm;
 
             // (B, 3, 12, 12) -> (B·9, 48)   patches, each flattened (channel, row, column)
@@ -228,15 +227,15 @@ namespace Demo.Models
                 float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
                 float* panels = packed + _packedBlocks + layer * _packedBlockStride;
 
-                // (B·9, 24) -> (B·9, 24)   a = ln1(x)
+                // (B·9, 24) -> (B·9, 24)   ln1 = LayerNorm(x)
                 global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, a, rows, Hidden, Epsilon);
 
-                // (B·9, 24) -> (B·9, 72)   qkv = a · Wqkvᵀ
+                // (B·9, 24) -> (B·9, 72)   qkv = ln1 · Wqkvᵀ
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, a, Hidden, qkv, 3 * Hidden);
                 gemm.BPacked = panels + _packedQkv;
                 Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-                // (B·9, 72) -> (B·9, 24)   a = softmax(q · kᵀ / √8) · v for each of the 3 heads, scores kept in cache
+                // (B·9, 72) -> (B·9, 24)   attended = softmax(q · kᵀ / √8) · v for each of the 3 heads, scores kept in cache
                 var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
                 {
                     Qkv = qkv, Output = a, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,
@@ -246,17 +245,17 @@ namespace Demo.Models
                 };
                 global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
 
-                // (B·9, 24) -> (B·9, 24)   x += a · Wprojᵀ + bproj
+                // (B·9, 24) -> (B·9, 24)   x += attended · Wprojᵀ + bproj
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, a, Hidden, x, Hidden);
                 gemm.BPacked = panels + _packedProj;
                 gemm.Bias = block + BlockOffsets.ProjBias;
                 gemm.Accumulate = true;
                 Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-                // (B·9, 24) -> (B·9, 24)   a = ln2(x)
+                // (B·9, 24) -> (B·9, 24)   ln2 = LayerNorm(x)
                 global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, a, rows, Hidden, Epsilon);
 
-                // (B·9, 24) -> (B·9, 96)   hidden = GELU(a · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache
+                // (B·9, 24) -> (B·9, 96)   hidden = GELU(ln2 · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, a, Hidden, hidden, MlpWidth);
                 gemm.BPacked = panels + _packedFc1;
                 gemm.Bias = block + BlockOffsets.Fc1Bias;
@@ -271,9 +270,8 @@ namespace Demo.Models
                 Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
             }
 
-            // (B·9, 24) -> (B·9, 24)   a = norm(x)
+            // (B·9, 24) -> (B, 24)   pooled = mean over tokens of norm(x)
             global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, w + Offsets.NormWeight, w + Offsets.NormBias, a, rows, Hidden, Epsilon);
-            // (B·9, 24) -> (B, 24)   pooled = mean of the tokens
             global::ViTCompiler.Infrastructure.TokenOps.Pool(a, pooled, batch, Tokens, Hidden, classToken: false);
 
             // (B, 24) -> (B, 5)   logits = pooled · Wheadᵀ + bhead
@@ -285,9 +283,7 @@ namespace Demo.Models
 
         // ---- Training ----
         // The backward pass reads, per layer and for all B·9 rows, what Saved lists; nothing is recomputed.
-        // Per image (VitGeometry.SavedFloatsPerImage): Input, Ln1, Attended, Middle, Ln2 (N × D each), Qkv (N × 3D),
-        // Fc1 and Gelu (N × M each), Probabilities (H × N × N) and four LayerNorm statistics (N each).
-        private const long SavedFloatsPerImage = 3735;
+        private const long SavedFloatsPerImage = 3735, TrainingFloatsPerImage = 10354;
 
         /// <summary>One layer's saved activations, carved out of the training workspace.</summary>
         private readonly unsafe struct Saved
@@ -296,22 +292,22 @@ namespace Demo.Models
 
             public Saved(float* start, int batch)
             {
-                long rows = (long)batch * Tokens;
-                Input = start;                                              // (B·9, 24)      x entering the block
-                Mean1 = Input + rows * Hidden;                              // (B·9)         ln1 statistics
-                Rstd1 = Mean1 + rows;
-                Ln1 = Rstd1 + rows;                                         // (B·9, 24)      ln1(x)
-                Qkv = Ln1 + rows * Hidden;                                  // (B·9, 72)
-                Probabilities = Qkv + rows * 3 * Hidden;                    // (B, 3, 9, 9)
-                Attended = Probabilities + (long)batch * Heads * Tokens * Tokens; // (B·9, 24)  heads, before the projection
-                Middle = Attended + rows * Hidden;                          // (B·9, 24)      x after the attention branch
-                Mean2 = Middle + rows * Hidden;                             // (B·9)         ln2 statistics
-                Rstd2 = Mean2 + rows;
-                Ln2 = Rstd2 + rows;                                         // (B·9, 24)      ln2(x)
-                Fc1 = Ln2 + rows * Hidden;                                  // (B·9, 96)     before GELU
-                Gelu = Fc1 + rows * MlpWidth;                               // (B·9, 96)     after GELU and dropout
+                Input = start;                                               // (B·9, 24) x entering the block
+                Mean1 = Input + batch * 216L;                                // (B·9) ln1 statistics
+                Rstd1 = Mean1 + batch * 9L;                                  // (B·9)
+                Ln1 = Rstd1 + batch * 9L;                                    // (B·9, 24) ln1(x)
+                Qkv = Ln1 + batch * 216L;                                    // (B·9, 72)
+                Probabilities = Qkv + batch * 648L;                          // (B, 3, 9, 9) attention probabilities
+                Attended = Probabilities + batch * 243L;                     // (B·9, 24) heads, before the projection
+                Middle = Attended + batch * 216L;                            // (B·9, 24) x after the attention branch
+                Mean2 = Middle + batch * 216L;                               // (B·9) ln2 statistics
+                Rstd2 = Mean2 + batch * 9L;                                  // (B·9)
+                Ln2 = Rstd2 + batch * 9L;                                    // (B·9, 24) ln2(x)
+                Fc1 = Ln2 + batch * 216L;                                    // (B·9, 96) before GELU
+                Gelu = Fc1 + batch * 864L;                                   // (B·9, 96) after GELU and dropout
             }
         }
+
         private unsafe float TrainStep<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead, TGradD, TGradM, TGradPatch>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainStepOptions options, float* logits)
             where TPatch : global::ViTCompiler.Infrastructure.IGemmKernel
             where TQkv : global::ViTCompiler.Infrastructure.IGemmKernel
@@ -326,7 +322,7 @@ namespace Demo.Models
             where TGradPatch : global::ViTCompiler.Infrastructure.IGemmKernel
         {
             global::ViTCompiler.Infrastructure.WorkerPool pool = Pool;
-            int threads = Threads, rows = batch * Tokens, finalRows = rows;
+            int threads = Threads, rows = batch * Tokens;
             float* w = ParameterPointer, g = GradientPointer, packed = PackedPointer; // weights packed by TrainStep just before
             ulong seed = options.Seed;
             float drop = options.Dropout, path = options.DropPath;
@@ -348,33 +344,32 @@ namespace Demo.Models
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.QkvWeight));
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.QkvInput));
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradPatch>(BlockK.PatchWeight));
-            long layerFloats = batch * SavedFloatsPerImage, wide = global::System.Math.Max(MlpWidth, 3 * Hidden);
+            long layerFloats = batch * SavedFloatsPerImage;
             // Room to pack a backward product's B once for all row blocks (the largest weight, as read by dX = dY · W).
             long sharedFloats = global::System.Math.Max(global::System.Math.Max(Gemm.PackedSize<TGradD>(Hidden, 3 * Hidden), Gemm.PackedSize<TGradD>(Hidden, MlpWidth)), Gemm.PackedSize<TGradM>(MlpWidth, Hidden));
-            float* patches = Workspace(batch * (PatchCount * PatchDim + PatchCount * Hidden) + Layers * layerFloats
-                + rows * (4L * Hidden + wide) + finalRows * (2L * Hidden + 2) + batch * (2L * Hidden + 2L * Classes) + sharedFloats + threads * perWorker);
-            float* embedded = patches + (long)batch * PatchCount * PatchDim;   // also d(embedded) in the backward pass
-            float* layers = embedded + (long)batch * PatchCount * Hidden;
-            float* final = layers + Layers * layerFloats;                     // (B·9, 24) x after the last block
-            float* dx = final + (long)rows * Hidden;                          // (B·9, 24) d loss / d x, the residual stream's gradient
-            float* branch = dx + (long)rows * Hidden;                         // (B·9, 24) a residual branch, or its gradient
-            float* da = branch + (long)rows * Hidden;                         // (B·9, 24) d ln(x), d heads
-            float* dwide = da + (long)rows * Hidden;                          // (B·9, max(M, 3D)) d hidden, d qkv
-            float* normIn = dwide + rows * wide;                              // final LayerNorm input (all rows)
-            float* normOut = normIn + (long)finalRows * Hidden;               // its output, then its gradient
-            float* normMean = normOut + (long)finalRows * Hidden;
-            float* normRstd = normMean + finalRows;
-            float* pooled = normRstd + finalRows;                             // (B, 24)
-            float* dpooled = pooled + (long)batch * Hidden;
-            float* dlogits = dpooled + (long)batch * Hidden;                  // (B, 5)
-            float* scores = dlogits + (long)batch * Classes;                  // (B, 5) logits when the caller wants none
-            float* shared = scores + (long)batch * Classes;
+            float* patches = Workspace(batch * TrainingFloatsPerImage + sharedFloats + threads * perWorker); // (B·9, 48) flattened patches
+            float* embedded = patches + batch * 432L;                    // (B·9, 24) patch embeddings, then their gradient
+            float* layers = embedded + batch * 216L;                     // 2 × Saved
+            float* final = layers + batch * 7470L;                       // (B·9, 24) x after the last block
+            float* dx = final + batch * 216L;                            // (B·9, 24) d loss / d x, the residual stream's gradient
+            float* branch = dx + batch * 216L;                           // (B·9, 24) a residual branch, or its gradient
+            float* da = branch + batch * 216L;                           // (B·9, 24) d ln(x), d heads
+            float* dwide = da + batch * 216L;                            // (B·9, 96) d hidden, d qkv
+            float* normIn = dwide + batch * 864L;                        // (B·9, 24) final LayerNorm input
+            float* normOut = normIn + batch * 216L;                      // its output, then its gradient
+            float* normMean = normOut + batch * 216L;                    // its statistics
+            float* normRstd = normMean + batch * 9L;
+            float* pooled = normRstd + batch * 9L;                       // (B, 24)
+            float* dpooled = pooled + batch * 24L;                       // (B, 24)
+            float* dlogits = dpooled + batch * 24L;                      // (B, 5)
+            float* scores = dlogits + batch * 5L;                        // (B, 5) logits when the caller wants none
+            float* shared = scores + batch * 5L;
             float* scratch = shared + sharedFloats;
             if (logits == null) logits = scores;
             global::ViTCompiler.Infrastructure.GemmProblem gemm;
 
             // ---- forward, keeping what the backward pass reads ----
-            // (B, 3, 12, 12) -> (B·9, 48)   patches
+            // (B, 3, 12, 12) -> (B·9, 48)   patches, each flattened (channel, row, column)
             global::ViTCompiler.Infrastructure.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
 
             // (B·9, 48) -> (B·9, 24)   embedded = patches · Wpatchᵀ + bpatch
@@ -403,11 +398,12 @@ namespace Demo.Models
                 gemm.BPacked = panels + _packedQkv;
                 Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-                // (B·9, 72) -> (B·9, 24)   attended = softmax(q · kᵀ / √8) · v, probabilities kept
+                // (B·9, 72) -> (B·9, 24)   attended = softmax(q · kᵀ / √8) · v for each of the 3 heads, scores kept in cache, probabilities kept
                 var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
                 {
-                    Qkv = saved.Qkv, Output = saved.Attended, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
-                    Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                    Qkv = saved.Qkv, Output = saved.Attended, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,
+                    ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                    Probabilities = saved.Probabilities,
                 };
                 global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
 
@@ -422,7 +418,7 @@ namespace Demo.Models
                 // (B·9, 24) -> (B·9, 24)   ln2 = LayerNorm(middle), statistics kept
                 global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, saved.Ln2, rows, Hidden, Epsilon, saved.Mean2, saved.Rstd2);
 
-                // (B·9, 24) -> (B·9, 96)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
+                // (B·9, 24) -> (B·9, 96)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept; GELU applied to each tile while it is in cache
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
                 gemm.BPacked = panels + _packedFc1;
                 gemm.Bias = block + BlockOffsets.Fc1Bias;
@@ -438,7 +434,8 @@ namespace Demo.Models
                 global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,
                     global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path);
             }
-            // (B·9, 24) -> (B, 24)   pooled = mean over tokens of norm(final)
+
+            // (B·9, 24) -> (B, 24)   pooled = mean over tokens of norm(x), statistics kept
             global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, final, w + Offsets.NormWeight, w + Offsets.NormBias, normOut, rows, Hidden, Epsilon, normMean, normRstd);
             global::ViTCompiler.Infrastructure.TokenOps.Pool(normOut, pooled, batch, Tokens, Hidden, classToken: false);
 

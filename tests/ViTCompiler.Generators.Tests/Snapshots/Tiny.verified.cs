@@ -5,6 +5,7 @@
 //   encoder  1 pre-LayerNorm blocks of width 16: 2 heads × 8, MLP 32 with GELU (erf), LayerNorm ε = 1E-06
 //   head     [class] token → 3 classes
 //   size     2,675 parameters, 12,112 multiply-accumulates per image
+//   runtime  calls ViTCompiler.Infrastructure under runtime contract 1; the constructor checks it
 //
 // Matrix products C = A · B (B is K × N; A has one row per token, or per image for the head), each with its
 // K block and the register tile (rows × columns) the planner picked per instruction set:
@@ -55,7 +56,7 @@ namespace Demo
         private const float Epsilon = 1E-06f;
 
         /// <summary>Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name="seed"/>.</summary>
-        public TinyVit(ulong seed = 0) : base(ModelConfig, seed) { }
+        public TinyVit(ulong seed = 0) : base(ModelConfig, seed, contractVersion: 1) { }
 
         /// <summary>Offsets, in floats, of the parameter tensors outside the blocks, and of the blocks.</summary>
         private static class Offsets
@@ -179,8 +180,6 @@ namespace Demo
             Gemm.PackB<THead>(packed + _packedHead, w + Offsets.HeadWeight, 1, Hidden, Classes, Hidden, BlockK.Head);
         }
 
-        // Inference workspace per image (VitGeometry.InferenceFloatsPerImage): patches, embedded, x, a (ln outputs and
-        // attention heads share it), qkv, MLP hidden, pooled.
         private const long InferenceFloatsPerImage = 704;
 
         private unsafe void Forward<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead>(float* pixels, int batch, float* logits, float* attention)
@@ -203,14 +202,14 @@ namespace Demo
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TFc1>(BlockK.Fc1));
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TFc2>(BlockK.Fc2));
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<THead>(BlockK.Head));
-            float* patches = Workspace(batch * InferenceFloatsPerImage + threads * perWorker);
-            float* embedded = patches + (long)batch * PatchCount * PatchDim;
-            float* x = embedded + (long)batch * PatchCount * Hidden;
-            float* a = x + (long)rows * Hidden;
-            float* qkv = a + (long)rows * Hidden;
-            float* hidden = qkv + (long)rows * 3 * Hidden;
-            float* pooled = hidden + (long)rows * MlpWidth;
-            float* scratch = pooled + (long)batch * Hidden;
+            float* patches = Workspace(batch * InferenceFloatsPerImage + threads * perWorker); // (B·4, 16) flattened patches
+            float* embedded = patches + batch * 64L;                     // (B·4, 16) patch embeddings
+            float* x = embedded + batch * 64L;                           // (B·5, 16) the residual stream
+            float* a = x + batch * 80L;                                  // (B·5, 16) ln1, attention heads, ln2
+            float* qkv = a + batch * 80L;                                // (B·5, 48)
+            float* hidden = qkv + batch * 240L;                          // (B·5, 32) MLP hidden layer
+            float* pooled = hidden + batch * 160L;                       // (B, 16) the head's input
+            float* scratch = pooled + batch * 16L;
             global::ViTCompiler.Infrastructure.GemmProblem gemm;
 
             // (B, 1, 8, 8) -> (B·4, 16)   patches, each flattened (channel, row, column)
@@ -230,16 +229,16 @@ namespace Demo
                 float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
                 float* panels = packed + _packedBlocks + layer * _packedBlockStride;
 
-                // (B·5, 16) -> (B·5, 16)   a = ln1(x)
+                // (B·5, 16) -> (B·5, 16)   ln1 = LayerNorm(x)
                 global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, a, rows, Hidden, Epsilon);
 
-                // (B·5, 16) -> (B·5, 48)   qkv = a · Wqkvᵀ + bqkv
+                // (B·5, 16) -> (B·5, 48)   qkv = ln1 · Wqkvᵀ + bqkv
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, a, Hidden, qkv, 3 * Hidden);
                 gemm.BPacked = panels + _packedQkv;
                 gemm.Bias = block + BlockOffsets.QkvBias;
                 Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-                // (B·5, 48) -> (B·5, 16)   a = softmax(q · kᵀ / √8) · v for each of the 2 heads, scores kept in cache
+                // (B·5, 48) -> (B·5, 16)   attended = softmax(q · kᵀ / √8) · v for each of the 2 heads, scores kept in cache
                 var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
                 {
                     Qkv = qkv, Output = a, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,
@@ -249,17 +248,17 @@ namespace Demo
                 };
                 global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
 
-                // (B·5, 16) -> (B·5, 16)   x += a · Wprojᵀ + bproj
+                // (B·5, 16) -> (B·5, 16)   x += attended · Wprojᵀ + bproj
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, Hidden, BlockK.Proj, a, Hidden, x, Hidden);
                 gemm.BPacked = panels + _packedProj;
                 gemm.Bias = block + BlockOffsets.ProjBias;
                 gemm.Accumulate = true;
                 Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-                // (B·5, 16) -> (B·5, 16)   a = ln2(x)
+                // (B·5, 16) -> (B·5, 16)   ln2 = LayerNorm(x)
                 global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, a, rows, Hidden, Epsilon);
 
-                // (B·5, 16) -> (B·5, 32)   hidden = GELU(a · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache
+                // (B·5, 16) -> (B·5, 32)   hidden = GELU(ln2 · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, a, Hidden, hidden, MlpWidth);
                 gemm.BPacked = panels + _packedFc1;
                 gemm.Bias = block + BlockOffsets.Fc1Bias;
@@ -274,9 +273,9 @@ namespace Demo
                 Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
             }
 
-            // (B·5, 16) -> (B, 16)   pooled = norm(x[:, 0]); only the [class] token's row is needed
-            for (int image = 0; image < batch; image++)
-                global::ViTCompiler.Infrastructure.LayerNorm.ForwardRow(x + (long)image * Tokens * Hidden, w + Offsets.NormWeight, w + Offsets.NormBias, pooled + (long)image * Hidden, Hidden, Epsilon, null, null);
+            // (B·5, 16) -> (B, 16)   pooled = norm(x[:, 0]): only the [class] rows are normalised
+            global::ViTCompiler.Infrastructure.TokenOps.GatherRows(x, (long)Tokens * Hidden, a, batch, Hidden);
+            global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, a, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon);
 
             // (B, 16) -> (B, 3)   logits = pooled · Wheadᵀ + bhead
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
@@ -287,9 +286,7 @@ namespace Demo
 
         // ---- Training ----
         // The backward pass reads, per layer and for all B·5 rows, what Saved lists; nothing is recomputed.
-        // Per image (VitGeometry.SavedFloatsPerImage): Input, Ln1, Attended, Middle, Ln2 (N × D each), Qkv (N × 3D),
-        // Fc1 and Gelu (N × M each), Probabilities (H × N × N) and four LayerNorm statistics (N each).
-        private const long SavedFloatsPerImage = 1030;
+        private const long SavedFloatsPerImage = 1030, TrainingFloatsPerImage = 1790;
 
         /// <summary>One layer's saved activations, carved out of the training workspace.</summary>
         private readonly unsafe struct Saved
@@ -298,22 +295,22 @@ namespace Demo
 
             public Saved(float* start, int batch)
             {
-                long rows = (long)batch * Tokens;
-                Input = start;                                              // (B·5, 16)      x entering the block
-                Mean1 = Input + rows * Hidden;                              // (B·5)         ln1 statistics
-                Rstd1 = Mean1 + rows;
-                Ln1 = Rstd1 + rows;                                         // (B·5, 16)      ln1(x)
-                Qkv = Ln1 + rows * Hidden;                                  // (B·5, 48)
-                Probabilities = Qkv + rows * 3 * Hidden;                    // (B, 2, 5, 5)
-                Attended = Probabilities + (long)batch * Heads * Tokens * Tokens; // (B·5, 16)  heads, before the projection
-                Middle = Attended + rows * Hidden;                          // (B·5, 16)      x after the attention branch
-                Mean2 = Middle + rows * Hidden;                             // (B·5)         ln2 statistics
-                Rstd2 = Mean2 + rows;
-                Ln2 = Rstd2 + rows;                                         // (B·5, 16)      ln2(x)
-                Fc1 = Ln2 + rows * Hidden;                                  // (B·5, 32)     before GELU
-                Gelu = Fc1 + rows * MlpWidth;                               // (B·5, 32)     after GELU and dropout
+                Input = start;                                               // (B·5, 16) x entering the block
+                Mean1 = Input + batch * 80L;                                 // (B·5) ln1 statistics
+                Rstd1 = Mean1 + batch * 5L;                                  // (B·5)
+                Ln1 = Rstd1 + batch * 5L;                                    // (B·5, 16) ln1(x)
+                Qkv = Ln1 + batch * 80L;                                     // (B·5, 48)
+                Probabilities = Qkv + batch * 240L;                          // (B, 2, 5, 5) attention probabilities
+                Attended = Probabilities + batch * 50L;                      // (B·5, 16) heads, before the projection
+                Middle = Attended + batch * 80L;                             // (B·5, 16) x after the attention branch
+                Mean2 = Middle + batch * 80L;                                // (B·5) ln2 statistics
+                Rstd2 = Mean2 + batch * 5L;                                  // (B·5)
+                Ln2 = Rstd2 + batch * 5L;                                    // (B·5, 16) ln2(x)
+                Fc1 = Ln2 + batch * 80L;                                     // (B·5, 32) before GELU
+                Gelu = Fc1 + batch * 160L;                                   // (B·5, 32) after GELU and dropout
             }
         }
+
         private unsafe float TrainStep<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead, TGradD, TGradM, TGradPatch>(float* pixels, int* labels, int batch, in global::ViTCompiler.TrainStepOptions options, float* logits)
             where TPatch : global::ViTCompiler.Infrastructure.IGemmKernel
             where TQkv : global::ViTCompiler.Infrastructure.IGemmKernel
@@ -328,7 +325,7 @@ namespace Demo
             where TGradPatch : global::ViTCompiler.Infrastructure.IGemmKernel
         {
             global::ViTCompiler.Infrastructure.WorkerPool pool = Pool;
-            int threads = Threads, rows = batch * Tokens, finalRows = batch;
+            int threads = Threads, rows = batch * Tokens;
             float* w = ParameterPointer, g = GradientPointer, packed = PackedPointer; // weights packed by TrainStep just before
             ulong seed = options.Seed;
             float drop = options.Dropout, path = options.DropPath;
@@ -350,33 +347,32 @@ namespace Demo
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.QkvWeight));
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradD>(BlockK.QkvInput));
             perWorker = global::System.Math.Max(perWorker, Gemm.ScratchFloats<TGradPatch>(BlockK.PatchWeight));
-            long layerFloats = batch * SavedFloatsPerImage, wide = global::System.Math.Max(MlpWidth, 3 * Hidden);
+            long layerFloats = batch * SavedFloatsPerImage;
             // Room to pack a backward product's B once for all row blocks (the largest weight, as read by dX = dY · W).
             long sharedFloats = global::System.Math.Max(global::System.Math.Max(Gemm.PackedSize<TGradD>(Hidden, 3 * Hidden), Gemm.PackedSize<TGradD>(Hidden, MlpWidth)), Gemm.PackedSize<TGradM>(MlpWidth, Hidden));
-            float* patches = Workspace(batch * (PatchCount * PatchDim + PatchCount * Hidden) + Layers * layerFloats
-                + rows * (4L * Hidden + wide) + finalRows * (2L * Hidden + 2) + batch * (2L * Hidden + 2L * Classes) + sharedFloats + threads * perWorker);
-            float* embedded = patches + (long)batch * PatchCount * PatchDim;   // also d(embedded) in the backward pass
-            float* layers = embedded + (long)batch * PatchCount * Hidden;
-            float* final = layers + Layers * layerFloats;                     // (B·5, 16) x after the last block
-            float* dx = final + (long)rows * Hidden;                          // (B·5, 16) d loss / d x, the residual stream's gradient
-            float* branch = dx + (long)rows * Hidden;                         // (B·5, 16) a residual branch, or its gradient
-            float* da = branch + (long)rows * Hidden;                         // (B·5, 16) d ln(x), d heads
-            float* dwide = da + (long)rows * Hidden;                          // (B·5, max(M, 3D)) d hidden, d qkv
-            float* normIn = dwide + rows * wide;                              // final LayerNorm input (the [class] rows)
-            float* normOut = normIn + (long)finalRows * Hidden;               // its output, then its gradient
-            float* normMean = normOut + (long)finalRows * Hidden;
-            float* normRstd = normMean + finalRows;
-            float* pooled = normRstd + finalRows;                             // (B, 16)
-            float* dpooled = pooled + (long)batch * Hidden;
-            float* dlogits = dpooled + (long)batch * Hidden;                  // (B, 3)
-            float* scores = dlogits + (long)batch * Classes;                  // (B, 3) logits when the caller wants none
-            float* shared = scores + (long)batch * Classes;
+            float* patches = Workspace(batch * TrainingFloatsPerImage + sharedFloats + threads * perWorker); // (B·4, 16) flattened patches
+            float* embedded = patches + batch * 64L;                     // (B·4, 16) patch embeddings, then their gradient
+            float* layers = embedded + batch * 64L;                      // 1 × Saved
+            float* final = layers + batch * 1030L;                       // (B·5, 16) x after the last block
+            float* dx = final + batch * 80L;                             // (B·5, 16) d loss / d x, the residual stream's gradient
+            float* branch = dx + batch * 80L;                            // (B·5, 16) a residual branch, or its gradient
+            float* da = branch + batch * 80L;                            // (B·5, 16) d ln(x), d heads
+            float* dwide = da + batch * 80L;                             // (B·5, 48) d hidden, d qkv
+            float* normIn = dwide + batch * 240L;                        // (B, 16) final LayerNorm input
+            float* normOut = normIn + batch * 16L;                       // its output, then its gradient
+            float* normMean = normOut + batch * 16L;                     // its statistics
+            float* normRstd = normMean + batch * 1L;
+            float* pooled = normRstd + batch * 1L;                       // (B, 16)
+            float* dpooled = pooled + batch * 16L;                       // (B, 16)
+            float* dlogits = dpooled + batch * 16L;                      // (B, 3)
+            float* scores = dlogits + batch * 3L;                        // (B, 3) logits when the caller wants none
+            float* shared = scores + batch * 3L;
             float* scratch = shared + sharedFloats;
             if (logits == null) logits = scores;
             global::ViTCompiler.Infrastructure.GemmProblem gemm;
 
             // ---- forward, keeping what the backward pass reads ----
-            // (B, 1, 8, 8) -> (B·4, 16)   patches
+            // (B, 1, 8, 8) -> (B·4, 16)   patches, each flattened (channel, row, column)
             global::ViTCompiler.Infrastructure.TokenOps.ExtractPatches(pixels, batch, Channels, ImageSize, Patch, patches);
 
             // (B·4, 16) -> (B·4, 16)   embedded = patches · Wpatchᵀ + bpatch
@@ -406,11 +402,12 @@ namespace Demo
                 gemm.Bias = block + BlockOffsets.QkvBias;
                 Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-                // (B·5, 48) -> (B·5, 16)   attended = softmax(q · kᵀ / √8) · v, probabilities kept
+                // (B·5, 48) -> (B·5, 16)   attended = softmax(q · kᵀ / √8) · v for each of the 2 heads, scores kept in cache, probabilities kept
                 var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
                 {
-                    Qkv = saved.Qkv, Output = saved.Attended, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
-                    Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                    Qkv = saved.Qkv, Output = saved.Attended, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,
+                    ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                    Probabilities = saved.Probabilities,
                 };
                 global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
 
@@ -425,7 +422,7 @@ namespace Demo
                 // (B·5, 16) -> (B·5, 16)   ln2 = LayerNorm(middle), statistics kept
                 global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, saved.Ln2, rows, Hidden, Epsilon, saved.Mean2, saved.Rstd2);
 
-                // (B·5, 16) -> (B·5, 32)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
+                // (B·5, 16) -> (B·5, 32)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept; GELU applied to each tile while it is in cache
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
                 gemm.BPacked = panels + _packedFc1;
                 gemm.Bias = block + BlockOffsets.Fc1Bias;
@@ -441,7 +438,8 @@ namespace Demo
                 global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, output, batch, Tokens * Hidden, seed,
                     global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path);
             }
-            // (B·5, 16) -> (B, 16)   pooled = norm(final[:, 0]): only the [class] rows are normalised
+
+            // (B·5, 16) -> (B, 16)   pooled = norm(x[:, 0]): only the [class] rows are normalised, statistics kept
             global::ViTCompiler.Infrastructure.TokenOps.GatherRows(final, (long)Tokens * Hidden, normIn, batch, Hidden);
             global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, normIn, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon, normMean, normRstd);
 

@@ -28,7 +28,7 @@ public sealed class TempDirectory : IDisposable
 public static class IoAssert
 {
     /// <summary>Forward pass of a few fixed images.</summary>
-    public static float[] Logits(IVitModel model, int batch = 2, ulong seed = 11)
+    public static float[] Logits(IVitClassifier model, int batch = 2, ulong seed = 11)
     {
         float[] pixels = TestData.Pixels(model.Config, batch, seed);
         float[] logits = new float[batch * model.Config.Classes];
@@ -37,7 +37,7 @@ public static class IoAssert
     }
 
     /// <summary>Same parameters bit for bit, and therefore the same logits.</summary>
-    public static void SameModel(IVitModel expected, IVitModel actual)
+    public static void SameModel(IVitClassifier expected, IVitClassifier actual)
     {
         Assert.True(expected.Parameters.SequenceEqual(actual.Parameters), "parameters differ");
         Assert.Equal(Logits(expected), Logits(actual));
@@ -161,7 +161,7 @@ public static class JaxFixture
 {
     public sealed record Options(string Prefix = "", bool Compress = false, bool PreLogits = false, string Descr = "<f4");
 
-    public static Dictionary<string, (long[] Shape, float[] Values)> Arrays(IVitModel model)
+    public static Dictionary<string, (long[] Shape, float[] Values)> Arrays(IVitWeights model)
     {
         VitConfig c = model.Config;
         float[] p = model.Parameters.ToArray();
@@ -221,7 +221,7 @@ public static class JaxFixture
         return arrays;
     }
 
-    public static void Write(string path, IVitModel model, Options? options = null)
+    public static void Write(string path, IVitWeights model, Options? options = null)
     {
         options ??= new Options();
         var arrays = Arrays(model);

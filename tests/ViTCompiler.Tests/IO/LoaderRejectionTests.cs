@@ -18,7 +18,7 @@ public class LoaderRejectionTests
     }
 
     /// <summary>Writes the timm tensors of <paramref name="model"/> as a third-party file (no metadata), edited by <paramref name="edit"/>.</summary>
-    private static string Rewritten(TempDirectory dir, IVitModel model, Func<ParameterTensor, (string Name, long[] Shape, float[] Values)?> edit, params (string, long[], float[])[] extra)
+    private static string Rewritten(TempDirectory dir, IVitWeights model, Func<ParameterTensor, (string Name, long[] Shape, float[] Values)?> edit, params (string, long[], float[])[] extra)
     {
         string path = dir.File("edited.safetensors");
         var raw = new RawSafeTensors();
@@ -32,9 +32,9 @@ public class LoaderRejectionTests
         return path;
     }
 
-    private static (string, long[], float[])? Keep(IVitModel m, ParameterTensor t) => (t.Name, t.Shape.Select(d => (long)d).ToArray(), t.Of(m.Parameters).ToArray());
+    private static (string, long[], float[])? Keep(IVitWeights m, ParameterTensor t) => (t.Name, t.Shape.Select(d => (long)d).ToArray(), t.Of(m.Parameters).ToArray());
 
-    private static void AssertUntouched(IVitModel model, float[] before) => Assert.True(model.Parameters.SequenceEqual(before), "the model was modified by a failed load");
+    private static void AssertUntouched(IVitWeights model, float[] before) => Assert.True(model.Parameters.SequenceEqual(before), "the model was modified by a failed load");
 
     [Fact]
     public void Missing_extra_and_misshaped_tensors_are_all_listed_by_name()
@@ -85,7 +85,7 @@ public class LoaderRejectionTests
         var saved = new OddWidth();
         TestData.Randomize(saved, 44);
         ParameterTensor fc2 = saved.Config.Layout["blocks.1.mlp.fc2.weight"];
-        fc2.Of(saved.Parameters)[1 * 100 + 7] = bad; // row 1, column 7 of (36, 100)
+        using (ParameterEdit edit = saved.EditParameters()) edit[fc2][1 * 100 + 7] = bad; // row 1, column 7 of (36, 100)
         string path = dir.File("nan.safetensors");
         TimmWeights.Save(path, saved);
         var target = new OddWidth();

@@ -65,7 +65,7 @@ public class FineTuningTests
     public void A_source_with_NaN_weights_is_refused()
     {
         var source = new FashionSmall();
-        source.Parameters[source.Config.Layout["norm.bias"].Offset + 3] = float.NaN;
+        using (ParameterEdit edit = source.EditParameters()) edit[source.Config.Layout["norm.bias"]][3] = float.NaN;
         var target = new ReferenceVitModel(source.Config with { Classes = 2 });
         var e = Assert.Throws<ArgumentException>(() => FineTuning.TransferWeights(source, target));
         Assert.Contains("norm.bias[3]", e.Message);

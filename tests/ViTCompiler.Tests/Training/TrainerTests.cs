@@ -16,14 +16,14 @@ public class TrainerTests(ITestOutputHelper output)
             ?? throw new InvalidOperationException($"{FashionMnist.ShippedFolder} was not found above {AppContext.BaseDirectory}.")));
 
     /// <summary>96 training images (6 steps of 16 per epoch) and 64 test images from the real t10k split.</summary>
-    private static (LabeledImages Train, LabeledImages Test) Tiny() => (s_t10k.Value.Slice(0, 96), s_t10k.Value.Slice(9000, 64));
+    internal static (LabeledImages Train, LabeledImages Test) Tiny() => (s_t10k.Value.Slice(0, 96), s_t10k.Value.Slice(9000, 64));
 
     /// <summary>A run that uses every source of randomness: shuffling, crops, flips, dropout, drop-path, smoothing.</summary>
-    private static TrainerOptions ReplayOptions(string folder) => new()
+    internal static TrainerOptions ReplayOptions(string folder) => new()
     {
         MaxSteps = 14, BatchSize = 16, LearningRate = 2e-3f, WarmupSteps = 3, MinLearningRate = 1e-5f,
         LabelSmoothing = 0.1f, Dropout = 0.1f, DropPath = 0.1f, Seed = 7, CropPadding = 2, HorizontalFlip = true,
-        Normalization = ChannelNormalization.FashionMnist, LogEverySteps = 4, Progress = ProgressDisplay.None,
+        Normalization = ChannelNormalization.FashionMnist, LogEverySteps = 4,
         CheckpointPath = Path.Combine(folder, "run.safetensors"), MetricsPath = Path.Combine(folder, "metrics.jsonl"),
         Threads = 2,
     };
@@ -93,7 +93,8 @@ public class TrainerTests(ITestOutputHelper output)
         (LabeledImages train, LabeledImages test) = Tiny();
         using var cancel = new CancellationTokenSource();
         var model = new FashionSmall(seed: 1);
-        using (var trainer = new Trainer(model, train, test, options))
+        var reports = new ProgressRecorder();
+        using (var trainer = new Trainer(model, train, test, options, reports))
         {
             trainer.StepCompleted += step => { if (step.Step == 5) cancel.Cancel(); };
             TrainingResult result = trainer.Run(cancel.Token);
@@ -102,6 +103,10 @@ public class TrainerTests(ITestOutputHelper output)
             Assert.Equal(5, result.Step);
             Assert.Equal(options.CheckpointPath, result.Checkpoint);
         }
+        TrainingProgress last = reports.Reports[^1];
+        Assert.Equal(TrainingProgressKind.Finished, last.Kind);
+        Assert.Equal(5, last.Step);
+        Assert.Contains($"checkpoint saved to {options.CheckpointPath}", last.Message);
         VitCheckpoint saved = VitCheckpoint.Load(options.CheckpointPath!);
         Assert.Equal("5", saved.Metadata["trainer.step"]);
         Assert.Equal(Bits(model.Parameters), Bits(saved.Parameters));
@@ -173,7 +178,7 @@ public class TrainerTests(ITestOutputHelper output)
         trainer.SaveCheckpoint(options.CheckpointPath!);
         byte[] before = File.ReadAllBytes(options.CheckpointPath!);
 
-        model.Parameters[model.Config.Layout["blocks.0.attn.proj.weight"].Offset] = float.PositiveInfinity;
+        using (ParameterEdit edit = model.EditParameters()) edit[model.Config.Layout["blocks.0.attn.proj.weight"]][0] = float.PositiveInfinity;
         var e = Assert.Throws<TrainingDivergedException>(() => trainer.SaveCheckpoint(options.CheckpointPath!));
         Assert.Equal("parameters", e.Quantity);
         Assert.Equal(before, File.ReadAllBytes(options.CheckpointPath!));
@@ -238,16 +243,95 @@ public class TrainerTests(ITestOutputHelper output)
         Assert.Empty(back.SettingsDifferences(options));
         Assert.Equal(options with { Normalization = back.Normalization }, back);
         Assert.Equal(ChannelNormalization.ImageNet.Std.ToArray(), back.Normalization.Std.ToArray());
+
+        // Byte for byte what the hand-written Utf8JsonWriter code wrote before source generation (captured from it).
+        const string written = """{"epochs":3,"max_steps":17,"batch_size":5,"optimizer":"sgd","learning_rate":0.03,"min_learning_rate":0.0001,"warmup_steps":4,"decay":"linear","weight_decay":0.0001,"momentum":0.8,"gradient_clip_norm":0,"label_smoothing":0.1,"dropout":0.2,"drop_path":0.05,"seed":"18446744073709551615","crop_padding":3,"horizontal_flip":false,"drop_last_batch":false,"normalization_mean":[0.485,0.456,0.406],"normalization_std":[0.229,0.224,0.225]}""";
+        Assert.Equal(written, options.ToSettingsJson());
+    }
+
+    [Fact]
+    public void Unusable_settings_are_refused_naming_the_key_and_missing_ones_keep_the_base_value()
+    {
+        var e = Assert.Throws<FormatException>(() => new TrainerOptions().WithSettingsJson("""{"epochs":2,"optimizer":"adam"}"""));
+        Assert.Contains("'optimizer'", e.Message);
+        e = Assert.Throws<FormatException>(() => new TrainerOptions().WithSettingsJson("""{"seed":"-1"}"""));
+        Assert.Contains("'seed'", e.Message);
+        Assert.Throws<FormatException>(() => new TrainerOptions().WithSettingsJson("[1, 2]"));
+        Assert.Throws<FormatException>(() => new TrainerOptions().WithSettingsJson("{\"epochs\":"));
+
+        // An older file without a key keeps the value it is read over; a key from a newer version is ignored.
+        TrainerOptions read = new TrainerOptions { Dropout = 0.3f, Epochs = 9 }.WithSettingsJson("""{"epochs":4,"seed":12,"from_the_future":true}""");
+        Assert.Equal(4, read.Epochs);
+        Assert.Equal(12UL, read.Seed);
+        Assert.Equal(0.3f, read.Dropout);
+    }
+
+    [Fact]
+    public void A_checkpoint_written_before_source_generation_still_resumes_exactly()
+    {
+        using var straightFolder = new TempFolder();
+        (int[] expected, _) = TrainStraight(ReplayOptions(straightFolder.Path));
+
+        // Metadata as the hand-written writers stored it for this very run at step 9 (captured from them; the seconds
+        // are that machine's). The parameters, optimiser and batcher state are unchanged binary tensors and hex words.
+        const string settings = """{"epochs":10,"max_steps":14,"batch_size":16,"optimizer":"adamw","learning_rate":0.002,"min_learning_rate":1E-05,"warmup_steps":3,"decay":"cosine","weight_decay":0.05,"momentum":0.9,"gradient_clip_norm":1,"label_smoothing":0.1,"dropout":0.1,"drop_path":0.1,"seed":"7","crop_padding":2,"horizontal_flip":true,"drop_last_batch":true,"normalization_mean":[0.286],"normalization_std":[0.353]}""";
+        const string sums = """{"epoch":{"loss":106.48704528808594,"correct":11,"images":48,"train_seconds":0.6693595},"interval":{"loss":35.8330078125,"correct":3,"images":16,"train_seconds":0.2708527},"last_epoch":{"loss":220.26249313354492,"correct":12,"images":96,"train_seconds":1.6341145000000001},"last_lr":0.0011466034,"last_grad_norm":6.196558409570561}""";
+        using var folder = new TempFolder();
+        TrainerOptions options = ReplayOptions(folder.Path) with { MetricsPath = null };
+        (LabeledImages train, LabeledImages test) = Tiny();
+        using (var first = new Trainer(new FashionSmall(seed: 1), train, test, options))
+        {
+            first.Run(stopAtStep: 9);
+            first.SaveCheckpoint(options.CheckpointPath!);
+        }
+        VitCheckpoint old = VitCheckpoint.Load(options.CheckpointPath!);
+        Assert.Equal(settings, old.Metadata[Trainer.SettingsKey]);
+        old.Metadata["trainer.sums"] = sums;
+        old.Save(options.CheckpointPath!);
+
+        using var resumed = new Trainer(new FashionSmall(seed: 99), train, test, options);
+        Assert.Empty(resumed.Resume(options.CheckpointPath!));
+        // The sums read back are written back unchanged.
+        string again = folder.File("again.safetensors");
+        resumed.SaveCheckpoint(again);
+        Assert.Equal(sums, VitCheckpoint.Load(again).Metadata["trainer.sums"]);
+        resumed.Run();
+        Assert.Equal(expected, Bits(resumed.Model.Parameters));
+    }
+
+    [Fact]
+    public void Flags_apply_over_a_recipe_or_a_checkpoint_and_only_where_given()
+    {
+        TrainerOptions saved = TrainerOptions.FashionMnist with { MaxSteps = 300, Seed = 5, Threads = 3 };
+        Assert.Equal(saved, new TrainerOverrides().ApplyTo(saved));
+
+        // An epoch count given now replaces a recorded step count; a step count given with it wins.
+        TrainerOptions epochs = new TrainerOverrides { Epochs = 2 }.ApplyTo(saved);
+        Assert.Equal((2, 0L), (epochs.Epochs, epochs.MaxSteps));
+        TrainerOptions both = new TrainerOverrides { Epochs = 2, MaxSteps = 40 }.ApplyTo(saved);
+        Assert.Equal((2, 40L), (both.Epochs, both.MaxSteps));
+
+        // A peak below the schedule's floor lowers the floor, so the options stay valid.
+        TrainerOptions low = new TrainerOverrides { LearningRate = 1e-6f }.ApplyTo(saved).Validate();
+        Assert.Equal((1e-6f, 1e-6f), (low.LearningRate, low.MinLearningRate));
+        TrainerOptions high = new TrainerOverrides { LearningRate = 0.01f }.ApplyTo(saved);
+        Assert.Equal(saved.MinLearningRate, high.MinLearningRate);
+
+        TrainerOptions all = new TrainerOverrides
+        {
+            BatchSize = 32, Optimizer = OptimizerKind.Sgd, Seed = 9, Normalization = ChannelNormalization.Google,
+        }.ApplyTo(saved);
+        Assert.Equal(saved with { BatchSize = 32, Optimizer = OptimizerKind.Sgd, Seed = 9, Normalization = ChannelNormalization.Google }, all);
     }
 
     [Fact]
     public void Progress_lines_and_metrics_records_have_the_documented_fields()
     {
         using var folder = new TempFolder();
-        TrainerOptions options = ReplayOptions(folder.Path) with { Progress = ProgressDisplay.Lines, MaxSteps = 8 };
+        TrainerOptions options = ReplayOptions(folder.Path) with { MaxSteps = 8 };
         (LabeledImages train, LabeledImages test) = Tiny();
         var log = new StringWriter();
-        using (var trainer = new Trainer(new FashionSmall(), train, test, options, log)) trainer.Run();
+        using (var trainer = new Trainer(new FashionSmall(), train, test, options, new ConsoleProgress(log, ProgressDisplay.Lines))) trainer.Run();
         string text = log.ToString();
         output.WriteLine(text);
         Assert.Contains("step 4/8", text);
@@ -274,10 +358,10 @@ public class TrainerTests(ITestOutputHelper output)
     public void The_live_bar_redraws_one_line_in_place()
     {
         using var folder = new TempFolder();
-        TrainerOptions options = ReplayOptions(folder.Path) with { Progress = ProgressDisplay.Bar, MaxSteps = 3, CheckpointPath = null };
+        TrainerOptions options = ReplayOptions(folder.Path) with { MaxSteps = 3, CheckpointPath = null };
         (LabeledImages train, LabeledImages test) = Tiny();
         var screen = new StringWriter();
-        using (var trainer = new Trainer(new FashionSmall(), train, test, options, screen)) trainer.Run();
+        using (var trainer = new Trainer(new FashionSmall(), train, test, options, new ConsoleProgress(screen, ProgressDisplay.Bar))) trainer.Run();
         string text = screen.ToString();
         output.WriteLine(text.Replace("\r", "⏎\n"));
         Assert.Contains("\repoch 1/1 [", text);
@@ -297,7 +381,7 @@ public class TrainerTests(ITestOutputHelper output)
         var options = new TrainerOptions
         {
             MaxSteps = 12, BatchSize = 16, Dropout = 0.1f, DropPath = 0.1f, LabelSmoothing = 0.1f, LogEverySteps = 1000,
-            Progress = ProgressDisplay.None, Normalization = ChannelNormalization.FashionMnist,
+            Normalization = ChannelNormalization.FashionMnist,
         };
         using var trainer = new Trainer(new FashionSmall(), train, null, options);
         long before = 0, after = 0;
@@ -322,12 +406,11 @@ public class TrainerTests(ITestOutputHelper output)
         var options = new TrainerOptions
         {
             MaxSteps = 80, BatchSize = 32, LearningRate = 5e-3f, WarmupSteps = 5, WeightDecay = 0.05f, CropPadding = 0,
-            HorizontalFlip = false, Normalization = ChannelNormalization.FashionMnist, LogEverySteps = 20, Progress = ProgressDisplay.Lines,
-            Seed = 3,
+            HorizontalFlip = false, Normalization = ChannelNormalization.FashionMnist, LogEverySteps = 20, Seed = 3,
         };
         var losses = new List<float>();
         var log = new StringWriter();
-        using var trainer = new Trainer(model, train, test, options, log);
+        using var trainer = new Trainer(model, train, test, options, new ConsoleProgress(log, ProgressDisplay.Lines));
         trainer.StepCompleted += s => losses.Add(s.Loss);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         TrainingResult result = trainer.Run();

@@ -1,15 +1,17 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 using DiffPlex;
 using DiffPlex.DiffBuilder;
 using DiffPlex.DiffBuilder.Model;
+using Xunit;
 
-namespace ViTCompiler.Generators.Tests;
+namespace ViTCompiler.Testing;
 
 /// <summary>
-/// Compares text against a reviewed copy checked in as <c>Snapshots/&lt;name&gt;.verified.cs</c>. On a mismatch the
-/// actual text is written beside it as <c>&lt;name&gt;.received.cs</c> (git-ignored) and the test fails with a line
-/// diff. With <c>VIT_ACCEPT_SNAPSHOTS=1</c> the verified file is overwritten instead: review it, then commit it.
+/// Compares text against a reviewed copy checked in beside the test project, as
+/// <c>&lt;folder&gt;/&lt;name&gt;.verified&lt;extension&gt;</c>. On a mismatch the actual text is written beside it as
+/// <c>&lt;name&gt;.received&lt;extension&gt;</c> (git-ignored) and the test fails with a line diff. With
+/// <c>VIT_ACCEPT_SNAPSHOTS=1</c> the verified file is overwritten instead: review the change with <c>git diff</c>, then
+/// commit it. Used for the generator's emitted code and for the public API baselines (compiled into both test projects).
 /// </summary>
 internal static class Snapshot
 {
@@ -17,17 +19,18 @@ internal static class Snapshot
     private const int ContextLines = 3;
     private const int MaxDiffLines = 150;
 
-    /// <param name="callerFile">Filled in by the compiler: the snapshots live beside the test sources, not under bin/.</param>
-    public static void Match(string actual, string name, [CallerFilePath] string callerFile = "")
+    /// <param name="actual">The text to check.</param>
+    /// <param name="name">The snapshot's name: the file name without <c>.verified</c> and the extension.</param>
+    /// <param name="folder">Folder of the snapshots, relative to the test project's directory.</param>
+    /// <param name="extension">Extension of the snapshot files, e.g. <c>.cs</c> so generated code reads as C#.</param>
+    public static void Match(string actual, string name, string folder, string extension)
     {
-        string directory = Path.Combine(Path.GetDirectoryName(callerFile) ?? "", "Snapshots");
+        string directory = Path.Combine(ProjectDirectory(), folder);
         if (!Directory.Exists(directory))
-            throw new InvalidOperationException(
-                $"Snapshot folder '{directory}' not found. It is located from the test's source path ({callerFile}); " +
-                "run the tests from a build of the source tree (a PathMap'd build hides that path).");
+            throw new InvalidOperationException($"Snapshot folder '{directory}' not found; create it, or fix the folder the test passes.");
 
-        string verifiedPath = Path.Combine(directory, name + ".verified.cs");
-        string receivedPath = Path.Combine(directory, name + ".received.cs");
+        string verifiedPath = Path.Combine(directory, name + ".verified" + extension);
+        string receivedPath = Path.Combine(directory, name + ".received" + extension);
         actual = Normalize(actual);
 
         if (Environment.GetEnvironmentVariable(AcceptVariable) == "1")
@@ -52,9 +55,22 @@ internal static class Snapshot
 
         File.WriteAllText(receivedPath, actual);
         Assert.Fail(
-            $"Generated code differs from snapshot '{name}'. Actual output: {receivedPath}\n" +
-            $"If the change is intended, run with {AcceptVariable}=1 (or copy the received file over the verified one) and review the diff in git.\n\n" +
-            UnifiedDiff(expected, actual, name + ".verified.cs", name + ".received.cs"));
+            $"'{name}' differs from its snapshot {verifiedPath}. Actual: {receivedPath}\n" +
+            $"If the change is intended, run the test again with {AcceptVariable}=1 (or copy the received file over the verified one), review the diff in git and commit it.\n\n" +
+            UnifiedDiff(expected, actual, name + ".verified" + extension, name + ".received" + extension));
+    }
+
+    /// <summary>
+    /// The test project's directory: the nearest folder above the test assembly (bin/&lt;configuration&gt;/&lt;tfm&gt;/)
+    /// that holds a project file. Found from the assembly rather than from [CallerFilePath], which CI builds map to /_/.
+    /// </summary>
+    private static string ProjectDirectory()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (dir.EnumerateFiles("*.csproj").Any()) return dir.FullName;
+        throw new InvalidOperationException(
+            $"No project file above the test assembly's folder '{AppContext.BaseDirectory}'; snapshots are found from the " +
+            "test project's folder, so run the tests from a build inside the source tree (dotnet test tests/<project>).");
     }
 
     // Git may check the verified files out with CRLF; the generator writes LF.

@@ -1,0 +1,48 @@
+using System.Text.Json.Serialization;
+
+namespace ViTCompiler.Cli;
+
+// What each command prints with --json: one object per line, keys the snake_case of the property names, null values
+// left out. Serialised by System.Text.Json's source generator (no reflection: NativeAOT-safe). docs/CLI.md describes
+// every field; keep the two in step.
+
+/// <summary><c>vit train --json</c>: one object at the end of the session.</summary>
+internal sealed record TrainJson(
+    long Steps, long TotalSteps, bool Completed, bool Cancelled, double? TrainLoss, double TrainAccuracy,
+    int? TestImages, double? TestAccuracy, double? TestLoss, double ImagesPerSecond, double ElapsedSeconds, string? Checkpoint);
+
+/// <summary><c>vit eval --json</c>.</summary>
+internal sealed record EvalJson(string Weights, int Images, int Correct, double Accuracy, double Loss);
+
+/// <summary><c>vit bench --json</c>.</summary>
+internal sealed record BenchJson(
+    string? Preset, string Engine, int Batch, int Threads, int Runs, int Warmup, double MedianMs, double MinMs,
+    double PerImageMs, double PerImageMinMs, double ImagesPerSecond, long FlopsPerImage, double GflopPerSecond);
+
+/// <summary><c>vit classify --json</c>: one object per image.</summary>
+internal sealed record ClassifyJson(string Image, IReadOnlyList<ClassScoreJson> Top);
+
+/// <summary>One of an image's most probable classes.</summary>
+internal sealed record ClassScoreJson(int Index, string Label, double Probability);
+
+/// <summary><c>vit selftest --json</c>: one object per preset.</summary>
+internal sealed record SelfTestJson(
+    string Preset, string Engine, int Batch, double ForwardError, double? GradientError, string? WorstTensor, bool Passed);
+
+/// <summary><c>vit info --json</c>.</summary>
+internal sealed record InfoJson(
+    string Name, string Source, string? Format, int ImageSize, int Channels, int Patch, int Layers, int Hidden, int Heads,
+    int MlpDim, int Classes, string Pooling, double LayerNormEpsilon, bool QkvBias, int Tokens, long Parameters,
+    long MacsPerImage, long FlopsPerImage, long ParameterBytes, long ActivationBytesPerImage, string Engine,
+    string? CompiledClass, string Isa, IReadOnlyList<string> CpuFeatures, string Runtime, int Threads);
+
+/// <summary>The source-generated serialisers for everything vit writes as JSON.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(TrainJson))]
+[JsonSerializable(typeof(EvalJson))]
+[JsonSerializable(typeof(BenchJson))]
+[JsonSerializable(typeof(ClassifyJson))]
+[JsonSerializable(typeof(SelfTestJson))]
+[JsonSerializable(typeof(InfoJson))]
+[JsonSerializable(typeof(IReadOnlyList<string>))]
+internal sealed partial class CliJsonContext : JsonSerializerContext;

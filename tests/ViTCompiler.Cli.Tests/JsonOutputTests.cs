@@ -1,0 +1,44 @@
+using System.Text.Json;
+using Xunit;
+
+namespace ViTCompiler.Cli.Tests;
+
+/// <summary>
+/// The keys of every <c>--json</c> output, in order: the contract docs/CLI.md describes and scripts rely on. The keys
+/// come from property names through a naming policy, so a renamed property would change them silently without this.
+/// </summary>
+public class JsonOutputTests
+{
+    private static string Keys(JsonElement e) => string.Join(' ', e.EnumerateObject().Select(p => p.Name));
+
+    [Fact]
+    public void Every_command_writes_the_documented_keys_in_order()
+    {
+        using var dir = new TempDirectory();
+        string data = TrainingTests.IdxFolder(dir);
+        string checkpoint = dir.File("c.safetensors");
+
+        JsonElement train = Assert.Single(Cli.Ok("train", "--data", data, "--steps", "1", "--batch", "16", "--out", checkpoint, "--json").JsonLines);
+        Assert.Equal("steps total_steps completed cancelled train_loss train_accuracy test_images test_accuracy test_loss images_per_second elapsed_seconds checkpoint", Keys(train));
+
+        JsonElement eval = Assert.Single(Cli.Ok("eval", "--weights", checkpoint, "--data", data, "--json").JsonLines);
+        Assert.Equal("weights images correct accuracy loss", Keys(eval));
+
+        string png = TestImages.Png(dir.File("bar.png"));
+        JsonElement classify = Assert.Single(Cli.Ok("classify", png, "--weights", checkpoint, "--top", "2", "--json").JsonLines);
+        Assert.Equal("image top", Keys(classify));
+        Assert.Equal(2, classify.GetProperty("top").GetArrayLength());
+        Assert.Equal("index label probability", Keys(classify.GetProperty("top")[0]));
+
+        JsonElement bench = Assert.Single(Cli.Ok("bench", "--preset", "fashion-mnist", "--runs", "1", "--warmup", "0", "--json").JsonLines);
+        Assert.Equal("preset engine batch threads runs warmup median_ms min_ms per_image_ms per_image_min_ms images_per_second flops_per_image gflop_per_second", Keys(bench));
+
+        const string config = "image_size channels patch layers hidden heads mlp_dim classes pooling layer_norm_epsilon qkv_bias tokens parameters " +
+            "macs_per_image flops_per_image parameter_bytes activation_bytes_per_image engine compiled_class isa cpu_features runtime threads";
+        Assert.Equal("name source " + config, Keys(Assert.Single(Cli.Ok("info", "--preset", "fashion-mnist", "--json").JsonLines)));
+        Assert.Equal("name source format " + config, Keys(Assert.Single(Cli.Ok("info", "--weights", checkpoint, "--json").JsonLines)));
+
+        JsonElement selftest = Assert.Single(Cli.Ok("selftest", "--preset", "fashion-mnist", "--json").JsonLines);
+        Assert.Equal("preset engine batch forward_error gradient_error worst_tensor passed", Keys(selftest));
+    }
+}

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Publishes the vit CLI as a NativeAOT binary and runs it on things it makes itself: the compiled ViT-B/16's numbers,
 # a few training steps on the shipped Fashion-MNIST split, evaluation, classification of PNG, JPEG, TIFF (EXIF tags)
-# and PGM images, conversion to HuggingFace's format, a short benchmark and an ONNX export. Any failure exits non-zero.
+# and PGM images, pictures (explain, inspect), conversion to HuggingFace's format, a short benchmark and an ONNX export.
+# Any failure exits non-zero.
 #
 # Needs: the .NET SDK, NuGet (the NativeAOT compiler package), and a C toolchain for the final link, which
-# .ci/native-toolchain.sh installs where it is missing.
+# .ci/native-toolchain.sh installs where it is missing. The pictures' labels use DejaVu Sans (Debian's
+# fonts-dejavu-core), installed with apt-get when it is missing and the script runs as root.
 # Usage: .ci/aot-smoke.sh [extra dotnet publish arguments, e.g. -p:IlcInstructionSet=native]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash .ci/native-toolchain.sh aot-smoke
+
+# The font of the pictures' labels (without it they are drawn, but their text is missing).
+if [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq fonts-dejavu-core >/dev/null
+fi
 
 out=artifacts/vit
 rm -rf "$out"
@@ -50,6 +57,25 @@ images=("$fixtures/bar.png" "$fixtures/disc.jpg" "$fixtures/exif-tags.tif" "$wor
 classified=$("$vit" classify "${images[@]}" --weights "$work/fashion.safetensors" --json)
 [ "$(grep -c '"top":\[{"index":' <<<"$classified")" -eq 4 ] || fail "expected 4 classified images, got: $classified"
 expect '"label":"(T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)"' "$classified"
+
+# Pictures, drawn through SkiaSharp's native library published beside vit: where the model looks (explain) and what it
+# learned (inspect, the paper's Fig. 7). Each must be a PNG of the figure's size, not just a file.
+png_size() { # png_size FILE: "WIDTHxHEIGHT" from the PNG header, or nothing when it is not a PNG
+  [ "$(od -An -tx1 -N8 "$1" | tr -d ' \n')" = 89504e470d0a1a0a ] || return 0
+  od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d", $3 * 256 + $4, $7 * 256 + $8 }'
+}
+explained=$("$vit" explain "$fixtures/bar.png" "$work/noise.pgm" --weights "$work/fashion.safetensors" --out "$work/pictures" --json)
+echo "$explained"
+[ "$(grep -c '"rollout":\[\[' <<<"$explained")" -eq 2 ] || fail "expected 2 rollout grids, got: $explained"
+inspected=$("$vit" inspect --weights "$work/fashion.safetensors" --out "$work/pictures" --images data/fashion-mnist --max-images 64 --json)
+echo "$inspected"
+expect '"attention_distance":\{"images":64' "$inspected"
+for picture in bar.rollout.png:560x480 noise.rollout.png:560x480 embedding-filters.png:720x430 position-similarity.png:640x560 attention-distance.png:640x440; do
+  file="$work/pictures/${picture%%:*}"
+  [ "$(png_size "$file")" = "${picture##*:}" ] || fail "$file: expected a ${picture##*:} PNG, got '$(png_size "$file")'"
+  [ "$(stat -c %s "$file")" -gt 8000 ] || fail "$file is too small to hold a plot"
+done
+"$vit" inspect --weights "$work/fashion.safetensors" --out "$work/pictures"
 
 # The same answers after converting to HuggingFace's format.
 "$vit" convert "$work/fashion.safetensors" "$work/fashion-hf" --to hf

@@ -71,8 +71,9 @@ nuspec=$(unzip -p "$feed/ViTCompiler.$version.nupkg" ViTCompiler.nuspec)
 expect '<license type="expression">MIT</license>' "$nuspec"
 expect '<readme>README.md</readme>' "$nuspec"
 expect "<version>$version</version>" "$nuspec"
-# The generator is packed, not depended on: no package dependencies at all.
-expect '<group targetFramework="net10.0" />' "$nuspec"
+# The generator is packed, not depended on: the one package dependency is System.Numerics.Tensors (TensorPrimitives).
+expect '<dependency id="System.Numerics.Tensors" version="[^"]+" exclude="Build,Analyzers" />' "$nuspec"
+[ "$(grep -c '<dependency ' <<<"$nuspec")" = 1 ] || fail "ViTCompiler should depend on System.Numerics.Tensors alone: $nuspec"
 # Imaging depends on ViTCompiler of the same version with nothing excluded, so the generator and buildTransitive flow.
 expect "<dependency id=\"ViTCompiler\" version=\"$version\" include=\"All\" />" "$(unzip -p "$feed/ViTCompiler.Imaging.$version.nupkg" ViTCompiler.Imaging.nuspec)"
 

@@ -22,11 +22,14 @@ internal sealed class CliContext(TextWriter output, TextWriter error)
     /// <summary>Writes <paramref name="value"/> as one JSON object on one line of <see cref="Output"/>.</summary>
     /// <param name="value">The result.</param>
     /// <param name="type">Its serialiser, from <see cref="CliJsonContext"/>.</param>
-    public void WriteJsonLine<T>(T value, JsonTypeInfo<T> type)
+    public void WriteJsonLine<T>(T value, JsonTypeInfo<T> type) => Output.WriteLine(Json(value, type));
+
+    /// <summary><paramref name="value"/> as one line of JSON, as <see cref="WriteJsonLine"/> writes it.</summary>
+    public static string Json<T>(T value, JsonTypeInfo<T> type)
     {
         var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, s_jsonOptions)) JsonSerializer.Serialize(json, value, type);
-        Output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
     /// <summary>
@@ -46,7 +49,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error)
             return Fail(e.ExitCode, e.Message, e);
         }
         catch (Exception e) when (e is WeightsFileException or ImageLoadException or FileNotFoundException or DirectoryNotFoundException
-                                      or UnauthorizedAccessException or InvalidDataException or IOException)
+                                      or UnauthorizedAccessException or InvalidDataException or IOException or DllNotFoundException)
         {
             return Fail(ExitCodes.FileProblem, e.Message, e);
         }

@@ -25,6 +25,21 @@ internal sealed record ClassifyJson(string Image, IReadOnlyList<ClassScoreJson> 
 /// <summary>One of an image's most probable classes.</summary>
 internal sealed record ClassScoreJson(int Index, string Label, double Probability);
 
+/// <summary><c>vit explain --json</c>: one object per image.</summary>
+internal sealed record ExplainJson(string Image, IReadOnlyList<ClassScoreJson> Top, double[][] Rollout, int Layer, string RolloutPng, string HeadsPng);
+
+/// <summary><c>vit inspect --json</c>, and its <c>inspect.json</c>.</summary>
+internal sealed record InspectJson(string Weights, string Model, EmbeddingFiltersJson EmbeddingFilters, PositionSimilarityJson PositionSimilarity, AttentionDistanceJson? AttentionDistance);
+
+/// <summary>The principal components of the patch-embedding filters.</summary>
+internal sealed record EmbeddingFiltersJson(int Components, double[] ExplainedRatio, string Png, string Csv);
+
+/// <summary>How the position embeddings' similarity follows the patch grid.</summary>
+internal sealed record PositionSimilarityJson(double SameRowOrColumn, double Elsewhere, double NearestInRowOrColumn, double ChanceNearestInRowOrColumn, string Png, string Csv);
+
+/// <summary>Mean attention distance in pixels as [layer][head].</summary>
+internal sealed record AttentionDistanceJson(int Images, double[][] Pixels, double UniformPixels, string Png, string Csv);
+
 /// <summary><c>vit selftest --json</c>: one object per preset.</summary>
 internal sealed record SelfTestJson(
     string Preset, string Engine, int Batch, double ForwardError, double? GradientError, string? WorstTensor, bool Passed);
@@ -42,6 +57,8 @@ internal sealed record InfoJson(
 [JsonSerializable(typeof(EvalJson))]
 [JsonSerializable(typeof(BenchJson))]
 [JsonSerializable(typeof(ClassifyJson))]
+[JsonSerializable(typeof(ExplainJson))]
+[JsonSerializable(typeof(InspectJson))]
 [JsonSerializable(typeof(SelfTestJson))]
 [JsonSerializable(typeof(InfoJson))]
 [JsonSerializable(typeof(IReadOnlyList<string>))]

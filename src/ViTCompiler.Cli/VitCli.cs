@@ -44,6 +44,8 @@ public static class VitCli
             InitCommand.Create(context),
             TrainCommand.Create(context),
             EvalCommand.Create(context),
+            ExplainCommand.Create(context),
+            InspectCommand.Create(context),
             ExportOnnxCommand.Create(context),
             SelfTestCommand.Create(context),
         };

@@ -30,6 +30,16 @@ public class JsonOutputTests
         Assert.Equal(2, classify.GetProperty("top").GetArrayLength());
         Assert.Equal("index label probability", Keys(classify.GetProperty("top")[0]));
 
+        JsonElement explain = Assert.Single(Cli.Ok("explain", png, "--weights", checkpoint, "--out", dir.File("pictures"), "--top", "2", "--json").JsonLines);
+        Assert.Equal("image top rollout layer rollout_png heads_png", Keys(explain));
+        Assert.Equal("index label probability", Keys(explain.GetProperty("top")[0]));
+
+        JsonElement inspect = Assert.Single(Cli.Ok("inspect", "--weights", checkpoint, "--out", dir.File("pictures"), "--images", data, "--max-images", "4", "--json").JsonLines);
+        Assert.Equal("weights model embedding_filters position_similarity attention_distance", Keys(inspect));
+        Assert.Equal("components explained_ratio png csv", Keys(inspect.GetProperty("embedding_filters")));
+        Assert.Equal("same_row_or_column elsewhere nearest_in_row_or_column chance_nearest_in_row_or_column png csv", Keys(inspect.GetProperty("position_similarity")));
+        Assert.Equal("images pixels uniform_pixels png csv", Keys(inspect.GetProperty("attention_distance")));
+
         JsonElement bench = Assert.Single(Cli.Ok("bench", "--preset", "fashion-mnist", "--runs", "1", "--warmup", "0", "--json").JsonLines);
         Assert.Equal("preset engine batch threads runs warmup median_ms min_ms per_image_ms per_image_min_ms images_per_second flops_per_image gflop_per_second", Keys(bench));
 

@@ -21,12 +21,7 @@ internal static class ClassifyCommand
         Option<int?> threads = CommonOptions.Threads();
         Option<bool> json = CommonOptions.Json();
         var top = new Option<int>("--top", "-k") { Description = "How many classes to print per image.", DefaultValueFactory = _ => 5, HelpName = "K" };
-        var normalize = new Option<string>("--normalize")
-        {
-            Description = "Override the input normalisation: google (mean = std = 0.5), imagenet, fashion-mnist or none.",
-            HelpName = "NAME",
-        };
-        normalize.AcceptOnlyFromAmong(InputPreprocessing.NormalizationNames);
+        Option<string> normalize = CommonOptions.Normalize();
 
         var command = new Command("classify", "Classify images with a trained model and print the top classes with their probabilities.")
         {
@@ -95,6 +90,9 @@ internal static class ClassifyCommand
     }
 
     private static void WriteJson(CliContext context, string path, (int Index, double Probability)[] best, IReadOnlyList<string>? names) =>
-        context.WriteJsonLine(new ClassifyJson(path, best.Select(b => new ClassScoreJson(b.Index, ClassNames.Name(names, b.Index), Math.Round(b.Probability, 6))).ToArray()),
-            CliJsonContext.Default.ClassifyJson);
+        context.WriteJsonLine(new ClassifyJson(path, Scores(best, names)), CliJsonContext.Default.ClassifyJson);
+
+    /// <summary>The <c>top</c> array of the JSON output (docs/CLI.md): index, label and probability (6 decimals), most probable first.</summary>
+    internal static ClassScoreJson[] Scores((int Index, double Probability)[] best, IReadOnlyList<string>? names) =>
+        best.Select(b => new ClassScoreJson(b.Index, ClassNames.Name(names, b.Index), Math.Round(b.Probability, 6))).ToArray();
 }

@@ -32,6 +32,24 @@ internal static class CommonOptions
         HelpName = "PIXELS",
     };
 
+    public static Option<string> Normalize()
+    {
+        var option = new Option<string>("--normalize")
+        {
+            Description = "Override the input normalisation: google (mean = std = 0.5), imagenet, fashion-mnist or none.",
+            HelpName = "NAME",
+        };
+        option.AcceptOnlyFromAmong(InputPreprocessing.NormalizationNames);
+        return option;
+    }
+
+    public static Option<string> Out() => new("--out", "-o")
+    {
+        Description = "Folder for the pictures (PNG) and the numbers behind them; created if missing.",
+        HelpName = "DIR",
+        Required = true,
+    };
+
     public static Option<string> Preset(bool required) => new("--preset", "-p")
     {
         Description = $"A model compiled into vit: {string.Join(", ", Presets.Names)}.",

@@ -13,8 +13,7 @@ internal static class EvalCommand
         Option<string> weights = CommonOptions.Weights(required: true);
         var data = new Option<string>("--data", "-d") { Description = "Labelled images: an IDX folder (its t10k split) or a folder of class subfolders.", HelpName = "DIR", Required = true };
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass.", DefaultValueFactory = _ => 256, HelpName = "N" };
-        var normalize = new Option<string>("--normalize") { Description = "Override the input normalisation: google, imagenet, fashion-mnist or none.", HelpName = "NAME" };
-        normalize.AcceptOnlyFromAmong(InputPreprocessing.NormalizationNames);
+        Option<string> normalize = CommonOptions.Normalize();
         Option<string> config = CommonOptions.Config();
         Option<int?> heads = CommonOptions.Heads();
         Option<int?> threads = CommonOptions.Threads();

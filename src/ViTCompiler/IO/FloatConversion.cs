@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
 namespace ViTCompiler.IO;
@@ -41,6 +42,10 @@ internal static class FloatConversion
                 for (int i = 0; i < n; i++)
                     destination[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReverseEndianness(MemoryMarshal.Read<int>(source.Slice(4 * i))));
                 break;
+            case FloatEncoding.F16 when !swap:
+                // Reads through the cast are unaligned loads, so the mapped bytes' alignment does not matter here either.
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(source), destination);
+                break;
             case FloatEncoding.F16:
                 for (int i = 0; i < n; i++)
                 {
@@ -55,6 +60,9 @@ internal static class FloatConversion
                     if (swap) bits = BinaryPrimitives.ReverseEndianness(bits);
                     destination[i] = BitConverter.Int32BitsToSingle(bits << 16);
                 }
+                break;
+            case FloatEncoding.F64 when !swap:
+                TensorPrimitives.ConvertTruncating(MemoryMarshal.Cast<byte, double>(source), destination);
                 break;
             default:
                 for (int i = 0; i < n; i++)

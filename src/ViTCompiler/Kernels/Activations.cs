@@ -8,6 +8,9 @@ namespace ViTCompiler.Infrastructure;
 /// GELU in the paper's exact (erf) form and its derivative. Element-wise and memory-bound, so these use
 /// <see cref="Vector{T}"/> (the widest vector the JIT will use on the machine: 256-bit on x64, 128-bit NEON on arm64,
 /// scalar when hardware intrinsics are off) rather than a hand-written path per width like the GEMM kernels.
+/// TensorPrimitives has no erf; composing this GELU from its calls takes 17 passes (and still lacks the sign select that
+/// keeps the negative tail accurate), which is no faster on whole 3,072-wide rows and several times slower on the
+/// 32-float tile rows the GEMM epilogue hands over (docs/PERFORMANCE.md, "TensorPrimitives").
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class Activations

@@ -7,6 +7,12 @@ namespace ViTCompiler.Infrastructure;
 /// LayerNorm over rows of width D: y = (x − mean) · rstd · γ + β with rstd = 1/√(var + ε), two passes over the row
 /// (mean, then the squared deviations) for accuracy. Training keeps mean and rstd per row for the backward pass.
 /// </summary>
+/// <remarks>
+/// Hand-written, not TensorPrimitives: each pass here fuses what TensorPrimitives does in several (the normalisation's
+/// subtract, multiply, multiply-add; the backward's two sums; the parameter gradients' two accumulations), and rows are
+/// 64–768 floats, where its fixed cost per call shows. Each was slower as TensorPrimitives calls, and so was
+/// TensorPrimitives.Sum for the mean alone (docs/PERFORMANCE.md, "TensorPrimitives").
+/// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class LayerNorm
 {

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Numerics.Tensors;
 
 namespace ViTCompiler.Infrastructure;
 
@@ -10,25 +11,31 @@ public static unsafe class Loss
     /// Mean over the batch of −Σ_c q_c log softmax(z)_c with q = (1 − ε)·onehot(label) + ε/C; writes
     /// d(mean loss)/dz = (softmax(z) − q) / B into <paramref name="dlogits"/>.
     /// </summary>
+    /// <remarks>
+    /// The exponentials and their sum are float (TensorPrimitives, max-subtracted), as PyTorch's float32 log-softmax is;
+    /// the batch total is summed in double.
+    /// </remarks>
     public static float CrossEntropy(float* logits, int* labels, int batch, int classes, float smoothing, float* dlogits)
     {
         double total = 0;
+        float uniform = smoothing / classes;
         for (int b = 0; b < batch; b++)
         {
-            float* z = logits + (long)b * classes;
-            float* dz = dlogits + (long)b * classes;
-            float max = float.NegativeInfinity;
-            for (int c = 0; c < classes; c++) max = MathF.Max(max, z[c]);
-            double sum = 0;
-            for (int c = 0; c < classes; c++) sum += Math.Exp(z[c] - max);
+            var z = new ReadOnlySpan<float>(logits + (long)b * classes, classes);
+            var dz = new Span<float>(dlogits + (long)b * classes, classes);
+            int label = labels[b];
+            float max = TensorPrimitives.Max(z);
+            TensorPrimitives.Subtract(z, max, dz);
+            TensorPrimitives.Exp(dz, dz);
+            float sum = TensorPrimitives.Sum<float>(dz);
             double logSum = max + Math.Log(sum);
-            for (int c = 0; c < classes; c++)
-            {
-                double q = (c == labels[b] ? 1 - smoothing : 0) + (double)smoothing / classes;
-                double logP = z[c] - logSum;
-                total -= q * logP;
-                dz[c] = (float)((Math.Exp(logP) - q) / batch);
-            }
+            // −Σ_c q_c (z_c − logSum) = logSum − (ε/C)·Σ_c z_c − (1 − ε)·z_label, since Σ_c q_c = 1.
+            total += logSum - (double)uniform * TensorPrimitives.Sum(z) - (1 - (double)smoothing) * z[label];
+            // (p_c − q_c) / B with p_c = e_c / sum
+            TensorPrimitives.Multiply(dz, 1f / sum, dz);
+            TensorPrimitives.Subtract(dz, uniform, dz);
+            dz[label] -= 1 - smoothing;
+            TensorPrimitives.Multiply(dz, 1f / batch, dz);
         }
         return (float)(total / batch);
     }

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace ViTCompiler.Infrastructure;
 
@@ -8,21 +9,23 @@ namespace ViTCompiler.Infrastructure;
 public static unsafe class Softmax
 {
     /// <summary>Replaces the row by softmax(scale · row) (scale &gt; 0).</summary>
+    /// <remarks>
+    /// The maximum is TensorPrimitives.Max, which measured a tie with the loop it replaced. The exponentials and their
+    /// sum stay one fused pass: as TensorPrimitives calls (subtract, multiply, exp, sum, multiply) the row takes five passes
+    /// after the maximum and was slower on rows of 50 and 197 (docs/PERFORMANCE.md, "TensorPrimitives").
+    /// </remarks>
     public static void Row(float* row, int n, float scale = 1f)
     {
-        int i = 0;
-        float max = float.NegativeInfinity;
-        if (Vector.IsHardwareAccelerated && n >= Vector<float>.Count)
-        {
-            Vector<float> m = new(float.NegativeInfinity);
-            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count) m = Vector.Max(m, Vector.Load(row + i));
-            for (int k = 0; k < Vector<float>.Count; k++) max = MathF.Max(max, m[k]);
-        }
-        for (; i < n; i++) max = MathF.Max(max, row[i]);
+        float max = TensorPrimitives.Max(new ReadOnlySpan<float>(row, n));
+        ExpNormalize(row, n, max, scale);
+    }
 
+    /// <summary>row[i] = exp((row[i] − max)·scale) / Σ_j exp((row[j] − max)·scale): one fused exp-and-sum pass, then the scaling.</summary>
+    internal static void ExpNormalize(float* row, int n, float max, float scale)
+    {
         // exp(scale·x − scale·max): the largest exponent is 0 because scale is positive.
         float sum = 0;
-        i = 0;
+        int i = 0;
         if (Vector.IsHardwareAccelerated)
         {
             Vector<float> s = Vector<float>.Zero, vmax = new(max), vscale = new(scale);
@@ -54,6 +57,10 @@ public static unsafe class Softmax
     /// <summary>
     /// Backward of a softmax row p: ds = p ⊙ (dp − Σ dp ⊙ p), multiplied by <paramref name="scale"/>; written over dp.
     /// </summary>
+    /// <remarks>
+    /// Two hand-written passes: TensorPrimitives.Dot for the first, or the whole row as TensorPrimitives calls, was
+    /// slower on rows of 50 and 197, whose length does not repay its fixed cost per call (docs/PERFORMANCE.md, "TensorPrimitives").
+    /// </remarks>
     public static void BackwardRow(float* p, float* dp, int n, float scale)
     {
         int i = 0;

@@ -111,6 +111,11 @@ public static unsafe class TokenOps
     }
 
     /// <summary>z[i] = x[i] + y[i]; z may alias x or y.</summary>
+    /// <remarks>
+    /// Hand-written rather than TensorPrimitives.Add: the calls here are short (a token row of D floats, a 64-float
+    /// column strip in <see cref="ColumnSums"/>), where TensorPrimitives' fixed cost per call made it slower at 64
+    /// floats and no faster at 192–768 (docs/PERFORMANCE.md, "TensorPrimitives").
+    /// </remarks>
     public static void Add(float* x, float* y, float* z, int n)
     {
         int i = 0;
@@ -121,6 +126,10 @@ public static unsafe class TokenOps
     }
 
     /// <summary>x[i] *= s.</summary>
+    /// <remarks>
+    /// Hand-written rather than TensorPrimitives.Multiply, which was no faster on rows of 64 and 768 or on a 5M-float
+    /// block (gradient clipping) (docs/PERFORMANCE.md, "TensorPrimitives").
+    /// </remarks>
     public static void Scale(float* x, float s, int n)
     {
         int i = 0;

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using ViTCompiler.Data;
 
 namespace ViTCompiler.Training;
@@ -76,7 +77,16 @@ public sealed class Evaluator
     /// <summary>The index of the largest value (the first one on ties; NaN never wins).</summary>
     public static int ArgMax(ReadOnlySpan<float> values)
     {
-        int best = 0;
+        // TensorPrimitives.IndexOfMax costs more than the loop on 10 classes and less from 32 up (docs/PERFORMANCE.md,
+        // "TensorPrimitives"). It answers the first NaN where there is one, and ranks +0 above an equal −0 that comes
+        // first; this method's contract differs in both, so those rows take the loop.
+        int best;
+        if (values.Length >= 32)
+        {
+            best = TensorPrimitives.IndexOfMax(values);
+            if (!float.IsNaN(values[best]) && values[best] != 0) return best;
+        }
+        best = 0;
         for (int i = 1; i < values.Length; i++)
             if (values[i] > values[best] || float.IsNaN(values[best])) best = i;
         return best;

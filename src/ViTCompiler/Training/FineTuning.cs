@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using ViTCompiler.IO;
 
 namespace ViTCompiler.Training;
@@ -84,6 +85,8 @@ public static class FineTuning
 
     internal static int IndexOfNonFinite(ReadOnlySpan<float> values)
     {
+        // The vectorised check answers the common case (all finite); only a block with a bad value is searched again.
+        if (TensorPrimitives.IsFiniteAll(values)) return -1;
         for (int i = 0; i < values.Length; i++)
             if (!float.IsFinite(values[i])) return i;
         return -1;

@@ -56,6 +56,8 @@ public sealed class Sgd : Optimizer
         ref float g0 = ref MemoryMarshal.GetReference(gradients);
         ref float b0 = ref MemoryMarshal.GetReference(b);
         nuint n = (nuint)parameters.Length, i = 0;
+        // One fused pass over three arrays, not TensorPrimitives: as its calls this takes four passes and a scratch
+        // block, over twice the time (docs/PERFORMANCE.md, "TensorPrimitives").
         if (Vector.IsHardwareAccelerated && n >= (nuint)Vector<float>.Count)
         {
             var vMomentum = new Vector<float>(momentum);

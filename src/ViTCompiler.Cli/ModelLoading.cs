@@ -1,3 +1,4 @@
+using ViTCompiler.Imaging;
 using ViTCompiler.IO;
 
 namespace ViTCompiler.Cli;
@@ -52,4 +53,64 @@ internal sealed record ResolvedWeights(WeightsDescription Source, VitConfig Conf
         Weights.Load(Source.Path, model, Options);
         return model;
     }
+}
+
+/// <summary>
+/// A model ready to take image files, as <c>classify</c> and <c>explain</c> need it: the weights resolved and loaded into
+/// the fastest engine, the preprocessing they call for, the class names, and the files read in chunks.
+/// </summary>
+internal sealed class ImageClassifier
+{
+    private readonly CliContext _context;
+    private readonly ImageLoader _loader;
+
+    private ImageClassifier(CliContext context, ResolvedWeights weights, Imaging.ImagePreprocessing preprocessing, IVitTrainable model)
+    {
+        _context = context;
+        Weights = weights;
+        Preprocessing = preprocessing;
+        Model = model;
+        Names = ClassNames.For(weights.Config, weights.Source.Labels);
+        _loader = new ImageLoader(preprocessing);
+    }
+
+    public ResolvedWeights Weights { get; }
+    public VitConfig Config => Weights.Config;
+    public Imaging.ImagePreprocessing Preprocessing { get; }
+    public IVitTrainable Model { get; }
+    /// <summary>Class names (the file's, or ImageNet's for 1000 classes), or null.</summary>
+    public IReadOnlyList<string>? Names { get; }
+    /// <summary>Files <see cref="Batches"/> could not read (each reported on stderr as it happened).</summary>
+    public int Failed { get; private set; }
+
+    public static ImageClassifier Open(CliContext context, string weightsPath, string? configPath, int? heads, int? imageSize, string? normalize, int? threads)
+    {
+        ResolvedWeights resolved = ResolvedWeights.Open(weightsPath, configPath, heads, imageSize, context);
+        Imaging.ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, resolved.Config, normalize, context);
+        IVitTrainable model = resolved.LoadModel(context);
+        Commands.CommonOptions.ApplyThreads(model, threads);
+        return new ImageClassifier(context, resolved, preprocessing, model);
+    }
+
+    /// <summary>
+    /// Reads <paramref name="paths"/> <paramref name="chunkSize"/> at a time into <paramref name="pixels"/>, yielding each
+    /// chunk that holds at least one image; a file that cannot be read is reported ("cannot <paramref name="verb"/> …")
+    /// and counted in <see cref="Failed"/>, and the rest go on.
+    /// </summary>
+    public IEnumerable<ImageBatch> Batches(string[] paths, int chunkSize, float[] pixels, string verb)
+    {
+        for (int start = 0; start < paths.Length; start += chunkSize)
+        {
+            ImageBatch batch = _loader.LoadBatch(paths[start..Math.Min(paths.Length, start + chunkSize)], pixels);
+            foreach (ImageLoadFailure failure in batch.Failures)
+            {
+                _context.Error.WriteLine($"vit: cannot {verb} '{failure.Path}': {failure.Error}");
+                Failed++;
+            }
+            if (batch.Count > 0) yield return batch;
+        }
+    }
+
+    /// <summary>The exit code once every chunk was handled: a file problem when any file could not be read.</summary>
+    public int ExitCode => Failed == 0 ? ExitCodes.Ok : ExitCodes.FileProblem;
 }

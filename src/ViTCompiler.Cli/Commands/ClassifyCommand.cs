@@ -36,28 +36,16 @@ internal static class ClassifyCommand
         string? normalize, int? threads, bool json)
     {
         CommonOptions.Positive(top, "--top");
-        ResolvedWeights resolved = ResolvedWeights.Open(weightsPath, configPath, heads, imageSize, context);
-        VitConfig config = resolved.Config;
-        ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, config, normalize, context);
-        IVitTrainable model = resolved.LoadModel(context);
-        CommonOptions.ApplyThreads(model, threads);
-        IReadOnlyList<string>? names = ClassNames.For(config, resolved.Source.Labels);
+        var classifier = ImageClassifier.Open(context, weightsPath, configPath, heads, imageSize, normalize, threads);
+        VitConfig config = classifier.Config;
+        IVitClassifier model = classifier.Model;
+        IReadOnlyList<string>? names = classifier.Names;
         int k = Math.Min(top, config.Classes);
 
-        var loader = new ImageLoader(preprocessing);
         float[] pixels = new float[ChunkSize * config.PixelsPerImage];
         float[] logits = new float[ChunkSize * config.Classes];
-        int failed = 0;
-        for (int start = 0; start < paths.Length; start += ChunkSize)
+        foreach (ImageBatch batch in classifier.Batches(paths, ChunkSize, pixels, "classify"))
         {
-            string[] chunk = paths[start..Math.Min(paths.Length, start + ChunkSize)];
-            ImageBatch batch = loader.LoadBatch(chunk, pixels);
-            foreach (ImageLoadFailure failure in batch.Failures)
-            {
-                context.Error.WriteLine($"vit: cannot classify '{failure.Path}': {failure.Error}");
-                failed++;
-            }
-            if (batch.Count == 0) continue;
             model.Forward(pixels.AsSpan(0, batch.Count * config.PixelsPerImage), batch.Count, logits.AsSpan(0, batch.Count * config.Classes));
             for (int i = 0; i < batch.Count; i++)
             {
@@ -66,7 +54,7 @@ internal static class ClassifyCommand
                 else WriteText(context, batch.Paths[i], best, names);
             }
         }
-        return failed == 0 ? ExitCodes.Ok : ExitCodes.FileProblem;
+        return classifier.ExitCode;
     }
 
     /// <summary>Softmax (in double, shifted by the maximum) and the k most probable classes, ties by lower index.</summary>

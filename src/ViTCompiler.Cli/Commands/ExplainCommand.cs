@@ -44,32 +44,22 @@ internal static class ExplainCommand
         int? layerOption, int top, string? normalize, int? threads, bool json)
     {
         CommonOptions.Positive(top, "--top");
-        ResolvedWeights resolved = ResolvedWeights.Open(weightsPath, configPath, heads, imageSize, context);
-        VitConfig config = resolved.Config;
+        var classifier = ImageClassifier.Open(context, weightsPath, configPath, heads, imageSize, normalize, threads);
+        VitConfig config = classifier.Config;
         int layer = layerOption ?? config.Layers;
         if (layer < 1 || layer > config.Layers) throw CliException.Usage($"--layer must be between 1 and the model's {config.Layers} layers (got {layer}).");
-        ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, config, normalize, context);
-        IVitClassifier model = resolved.LoadModel(context);
-        CommonOptions.ApplyThreads(model, threads);
-        IReadOnlyList<string>? names = ClassNames.For(config, resolved.Source.Labels);
+        ImagePreprocessing preprocessing = classifier.Preprocessing;
+        IVitClassifier model = classifier.Model;
+        IReadOnlyList<string>? names = classifier.Names;
         int k = Math.Min(top, config.Classes);
         var files = new FigureFiles(outFolder);
 
-        var loader = new ImageLoader(preprocessing);
         int perImage = AttentionMaps.FloatsPerImage(config);
         float[] pixels = new float[ChunkSize * config.PixelsPerImage];
         float[] logits = new float[ChunkSize * config.Classes];
         float[] attention = new float[checked(ChunkSize * perImage)];
-        int failed = 0;
-        for (int start = 0; start < paths.Length; start += ChunkSize)
+        foreach (ImageBatch batch in classifier.Batches(paths, ChunkSize, pixels, "explain"))
         {
-            ImageBatch batch = loader.LoadBatch(paths[start..Math.Min(paths.Length, start + ChunkSize)], pixels);
-            foreach (ImageLoadFailure failure in batch.Failures)
-            {
-                context.Error.WriteLine($"vit: cannot explain '{failure.Path}': {failure.Error}");
-                failed++;
-            }
-            if (batch.Count == 0) continue;
             model.Forward(pixels.AsSpan(0, batch.Count * config.PixelsPerImage), batch.Count, logits.AsSpan(0, batch.Count * config.Classes),
                 attention.AsSpan(0, batch.Count * perImage));
             for (int i = 0; i < batch.Count; i++)
@@ -98,7 +88,7 @@ internal static class ExplainCommand
                 }
             }
         }
-        return failed == 0 ? ExitCodes.Ok : ExitCodes.FileProblem;
+        return classifier.ExitCode;
     }
 
     private static void WriteJson(CliContext context, string path, (int Index, double Probability)[] best, IReadOnlyList<string>? names, int layer,

@@ -92,18 +92,8 @@ public class AnalysisFiguresTests
     private static void AssertShowsSomething(Image<Rgba32> png, Figure figure)
     {
         Assert.Equal((figure.Width, figure.Height), (png.Width, png.Height));
-        var colours = new HashSet<Rgba32>();
-        int dark = 0;
-        png.ProcessPixelRows(rows =>
-        {
-            for (int y = 0; y < rows.Height; y++)
-                foreach (Rgba32 p in rows.GetRowSpan(y))
-                {
-                    colours.Add(p);
-                    if (p.R + p.G + p.B < 200) dark++;
-                }
-        });
-        Assert.True(colours.Count > 40, $"only {colours.Count} distinct colours");
+        (int colours, int dark) = ViTCompiler.Testing.PictureContent.Count(png);
+        Assert.True(colours > 40, $"only {colours} distinct colours");
         Assert.True(dark > 200, $"only {dark} dark pixels: no text or axes?");
     }
 

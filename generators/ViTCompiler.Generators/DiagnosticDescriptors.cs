@@ -72,5 +72,17 @@ namespace ViTCompiler.Generators
             title: "Generated models need unsafe code",
             messageFormat: "Class '{0}' has [VitModel], but the project does not allow unsafe code, which the generated kernels use; set <AllowUnsafeBlocks>true</AllowUnsafeBlocks> in the project file",
             category: Category, defaultSeverity: DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor BadStem = new(
+            id: "VIT0012",
+            title: "Invalid convolutional stem",
+            messageFormat: "[VitModel] on '{0}': {1}",
+            category: Category, defaultSeverity: DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor FeatureNotDivisible = new(
+            id: "VIT0013",
+            title: "The stem's feature map must be a multiple of Patch",
+            messageFormat: "[VitModel] on '{0}': the convolutional stem's feature map is {1} × {1}, not a multiple of Patch {2}, so it cannot be cut into whole patches",
+            category: Category, defaultSeverity: DiagnosticSeverity.Error, isEnabledByDefault: true);
     }
 }

@@ -41,7 +41,8 @@ namespace ViTCompiler.Generators
                 // An argument that does not bind yet (the user is typing) is the compiler's error to report; until it binds
                 // there is nothing to generate, and unboxing its null value would take the whole generator down.
                 foreach (KeyValuePair<string, TypedConstant> argument in attribute.NamedArguments)
-                    if (argument.Value.Kind == TypedConstantKind.Error || argument.Value.Value is null)
+                    if (argument.Value.Kind == TypedConstantKind.Error
+                        || (argument.Value.Kind == TypedConstantKind.Array ? argument.Value.Values.Any(v => v.Kind == TypedConstantKind.Error || v.Value is null) : argument.Value.Value is null))
                         return new ParseResult(null, diagnostics.ToEquatable());
 
                 VitShape shape = ReadShape(attribute);
@@ -60,8 +61,13 @@ namespace ViTCompiler.Generators
                     hidden = VitDefaults.Hidden, heads = VitDefaults.Heads, mlpDim = VitDefaults.MlpDim, classes = VitDefaults.Classes, pooling = 0;
                 double epsilon = VitDefaults.LayerNormEpsilon;
                 bool qkvBias = VitDefaults.QkvBias;
+                int[] stemChannels = new int[0], stemStrides = new int[0];
+                int stemGroups = VitDefaults.StemGroups;
+                // An array argument's elements are constants too; `null` is read as no stem.
+                static int[] Ints(TypedConstant array) => array.IsNull ? new int[0] : array.Values.Select(v => (int)v.Value!).ToArray();
                 foreach (KeyValuePair<string, TypedConstant> argument in attribute.NamedArguments)
                 {
+                    if (argument.Value.Kind == TypedConstantKind.Array) continue;
                     object? value = argument.Value.Value;
                     switch (argument.Key)
                     {
@@ -76,16 +82,23 @@ namespace ViTCompiler.Generators
                         case "Pooling": pooling = (int)value!; break;
                         case "LayerNormEpsilon": epsilon = (double)value!; break;
                         case "QkvBias": qkvBias = (bool)value!; break;
+                        case "StemGroups": stemGroups = (int)value!; break;
                     }
                 }
-                return new VitShape(imageSize, channels, patch, layers, hidden, heads, mlpDim, classes, pooling, epsilon, qkvBias);
+                foreach (KeyValuePair<string, TypedConstant> argument in attribute.NamedArguments)
+                {
+                    if (argument.Key == "StemChannels") stemChannels = Ints(argument.Value);
+                    else if (argument.Key == "StemStrides") stemStrides = Ints(argument.Value);
+                }
+                return new VitShape(imageSize, channels, patch, layers, hidden, heads, mlpDim, classes, pooling, epsilon, qkvBias,
+                    stemChannels.ToEquatable(), stemStrides.ToEquatable(), stemGroups);
             }
 
             // The rules are VitRules' (shared with VitConfig.Validate); each broken one becomes its own diagnostic.
             private static void ValidateShape(VitShape s, string name, Location location, List<DiagnosticInfo> diagnostics)
             {
                 foreach (VitProblem problem in VitRules.Check(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.Heads, s.MlpDim, s.Classes,
-                             s.Pooling, s.LayerNormEpsilon, s.QkvBias))
+                             s.Pooling, s.LayerNormEpsilon, s.QkvBias, s.StemChannels.Count == 0 && s.StemStrides.Count == 0 ? null : new VitStem(s.StemChannels.ToArray(), s.StemStrides.ToArray(), s.StemGroups)))
                 {
                     DiagnosticDescriptor descriptor = problem.Rule switch
                     {
@@ -93,6 +106,8 @@ namespace ViTCompiler.Generators
                         VitRule.ImageNotDivisible => DiagnosticDescriptors.ImageNotDivisible,
                         VitRule.HiddenNotDivisible => DiagnosticDescriptors.HiddenNotDivisible,
                         VitRule.TooLarge => DiagnosticDescriptors.TooLarge,
+                        VitRule.BadStem => DiagnosticDescriptors.BadStem,
+                        VitRule.FeatureNotDivisible => DiagnosticDescriptors.FeatureNotDivisible,
                         _ => DiagnosticDescriptors.BadValue,
                     };
                     var arguments = new string[problem.Arguments.Length + 1];

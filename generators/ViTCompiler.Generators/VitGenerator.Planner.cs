@@ -30,9 +30,12 @@ namespace ViTCompiler.Generators
             public static VitPlan Plan(VitShape s)
             {
                 bool classToken = !s.MeanPooling;
-                int grid = s.ImageSize / s.Patch, patchCount = grid * grid, tokens = patchCount + (classToken ? 1 : 0);
-                int headDim = s.Hidden / s.Heads, mlp = VitGeometry.MlpWidth(s.Hidden, s.MlpDim), patchDim = s.Channels * s.Patch * s.Patch;
-                List<TensorSlot> tensors = VitGeometry.Parameters(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.MlpDim, s.Classes, classToken, s.QkvBias);
+                VitStem stem = s.Stem;
+                int grid = s.FeatureSize / s.Patch, patchCount = grid * grid, tokens = patchCount + (classToken ? 1 : 0);
+                int headDim = s.Hidden / s.Heads, mlp = VitGeometry.MlpWidth(s.Hidden, s.MlpDim), patchDim = s.FeatureChannels * s.Patch * s.Patch;
+                List<TensorSlot> tensors = VitGeometry.Parameters(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.MlpDim, s.Classes, classToken, s.QkvBias, stem);
+                var stages = Enumerable.Range(0, stem.Stages).Select(i => new StemStagePlan(i, stem.InputSize(s.ImageSize, i), stem.InputChannels(s.Channels, i),
+                    stem.InputSize(s.ImageSize, i + 1), stem.Channels[i], stem.Strides[i], stem.InputChannels(s.Channels, i) * VitStem.Kernel * VitStem.Kernel)).ToList();
                 long parameterCount = tensors[tensors.Count - 1].Offset + tensors[tensors.Count - 1].Count;
 
                 var globals = new List<ParameterOffset>();
@@ -45,7 +48,8 @@ namespace ViTCompiler.Generators
                 var blockTensors = block.Select(t => new ParameterOffset(ConstantName(t.Name.Substring("blocks.0.".Length)), t.Name.Substring("blocks.0.".Length), t.Offset, t.Count)).ToList();
 
                 int d = s.Hidden;
-                var products = new List<ProductPlan>
+                var products = stages.Select(t => Product("Stem" + t.Index, $"stem{t.Index} = columns(stem input) · Wconv{t.Index}ᵀ, then GroupNorm and ReLU", t.Channels, t.Columns)).ToList();
+                products.AddRange(new List<ProductPlan>
                 {
                     Product("Patch", "embedded = patches · Wpatchᵀ + bpatch", d, patchDim),
                     Product("Qkv", s.QkvBias ? "qkv = ln1(x) · Wqkvᵀ + bqkv" : "qkv = ln1(x) · Wqkvᵀ", 3 * d, d),
@@ -67,15 +71,24 @@ namespace ViTCompiler.Generators
                     Product("QkvWeight", "dWqkv += dqkvᵀ · ln1(x)", d, 0, "TGradD"),
                     Product("QkvInput", "dln1 = dqkv · Wqkv", d, 3 * d, "TGradD"),
                     Product("PatchWeight", "dWpatch += dembeddedᵀ · patches", patchDim, 0, "TGradPatch"),
-                };
+                });
+                if (stages.Count > 0)
+                {
+                    products.Add(Product("PatchInput", "dpatches = dembedded · Wpatch", patchDim, d, "TGradPatch"));
+                    foreach (StemStagePlan t in Enumerable.Reverse(stages))
+                    {
+                        products.Add(Product($"Stem{t.Index}Weight", $"dWconv{t.Index} += dconvᵀ · columns", t.Columns, 0, $"TGradStem{t.Index}"));
+                        if (t.Index > 0) products.Add(Product($"Stem{t.Index}Input", $"dcolumns = dconv · Wconv{t.Index}", t.Columns, t.Channels, $"TGradStem{t.Index}"));
+                    }
+                }
                 var tiles = products.SelectMany(p => p.Tiles).Distinct().OrderBy(t => Array.FindIndex(s_isas, i => i.Isa == t.Isa)).ThenBy(t => t.NR).ToList();
 
                 return new VitPlan(grid, patchCount, tokens, headDim, mlp, patchDim, parameterCount,
-                    VitGeometry.MacsPerImage(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.MlpDim, s.Classes, classToken),
-                    Regions(VitGeometry.InferenceRegions(s.ImageSize, s.Channels, s.Patch, s.Hidden, s.MlpDim, classToken)),
-                    Regions(VitGeometry.SavedRegions(s.ImageSize, s.Patch, s.Hidden, s.Heads, s.MlpDim, classToken)),
-                    Regions(VitGeometry.TrainingRegions(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.Heads, s.MlpDim, s.Classes, classToken)),
-                    globals.ToEquatable(), firstBlock, blockStride, blockTensors.ToEquatable(), products.ToEquatable(), tiles.ToEquatable());
+                    VitGeometry.MacsPerImage(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.MlpDim, s.Classes, classToken, stem),
+                    Regions(VitGeometry.InferenceRegions(s.ImageSize, s.Channels, s.Patch, s.Hidden, s.MlpDim, classToken, stem)),
+                    Regions(VitGeometry.SavedRegions(s.FeatureSize, s.Patch, s.Hidden, s.Heads, s.MlpDim, classToken)),
+                    Regions(VitGeometry.TrainingRegions(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.Heads, s.MlpDim, s.Classes, classToken, stem)),
+                    globals.ToEquatable(), firstBlock, blockStride, blockTensors.ToEquatable(), products.ToEquatable(), tiles.ToEquatable(), stages.ToEquatable());
             }
 
             private static ImmutableEquatableArray<RegionPlan> Regions(List<WorkspaceRegion> regions) =>
@@ -107,11 +120,13 @@ namespace ViTCompiler.Generators
                 return narrow ? new TileSpec(isa.Isa, w, isa.NarrowRows, w) : new TileSpec(isa.Isa, w, isa.WideRows, 2 * w);
             }
 
-            /// <summary>"attn.qkv.weight" → "QkvWeight", "patch_embed.proj.bias" → "PatchBias", "pos_embed" → "PosEmbed".</summary>
+            /// <summary>"attn.qkv.weight" → "QkvWeight", "patch_embed.proj.bias" → "PatchBias", "patch_embed.backbone.0.conv.weight" → "Stem0ConvWeight", "pos_embed" → "PosEmbed".</summary>
             public static string ConstantName(string tensor)
             {
                 string t = tensor.StartsWith("patch_embed.proj.", StringComparison.Ordinal)
                     ? "patch." + tensor.Substring("patch_embed.proj.".Length)
+                    : tensor.StartsWith("patch_embed.backbone.", StringComparison.Ordinal)
+                    ? "stem" + tensor.Substring("patch_embed.backbone.".Length)
                     : tensor.Replace("attn.", "").Replace("mlp.", "");
                 return string.Concat(t.Split('.', '_').Select(p => char.ToUpperInvariant(p[0]) + p.Substring(1)));
             }

@@ -32,7 +32,7 @@ public sealed class ParameterLayout : IReadOnlyList<ParameterTensor>
     internal ParameterLayout(VitConfig config)
     {
         List<TensorSlot> slots = VitGeometry.Parameters(config.ImageSize, config.Channels, config.Patch, config.Layers,
-            config.Hidden, config.MlpDim, config.Classes, config.HasClassToken, config.QkvBias);
+            config.Hidden, config.MlpDim, config.Classes, config.HasClassToken, config.QkvBias, config.Stem);
         _tensors = new ParameterTensor[slots.Count];
         _byName = new Dictionary<string, int>(slots.Count, StringComparer.Ordinal);
         long total = 0;

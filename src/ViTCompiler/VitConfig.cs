@@ -31,28 +31,45 @@ public sealed record VitConfig
     /// <summary>Whether the qkv projection has a bias.</summary>
     public bool QkvBias { get; init; } = VitDefaults.QkvBias;
 
+    private int[] _stemChannels = [], _stemStrides = [];
+
+    /// <summary>Output channels of each convolutional stem stage (the paper's hybrid); empty for the pure ViT.</summary>
+    public IReadOnlyList<int> StemChannels { get => _stemChannels; init => _stemChannels = [.. value]; }
+    /// <summary>Stride (1 or 2) of each stem stage.</summary>
+    public IReadOnlyList<int> StemStrides { get => _stemStrides; init => _stemStrides = [.. value]; }
+    /// <summary>GroupNorm groups of every stem stage.</summary>
+    public int StemGroups { get; init; } = VitDefaults.StemGroups;
+
+    /// <summary>Whether a convolutional stem runs before the patch projection.</summary>
+    public bool HasStem => _stemChannels.Length > 0;
+    internal VitStem Stem => HasStem ? new VitStem(_stemChannels, _stemStrides, StemGroups) : VitStem.None;
+    /// <summary>Side of the map the patch projection cuts: the image, or the stem's feature map.</summary>
+    public int FeatureSize => HasStem && _stemStrides.Length == _stemChannels.Length ? Stem.FeatureSize(ImageSize) : ImageSize;
+    /// <summary>Channels of the map the patch projection cuts.</summary>
+    public int FeatureChannels => HasStem ? _stemChannels[^1] : Channels;
+
     /// <summary>Patches per image side.</summary>
-    public int GridSize => ImageSize / Patch;
+    public int GridSize => FeatureSize / Patch;
     /// <summary>Patches per image.</summary>
     public int PatchCount => GridSize * GridSize;
     /// <summary>Whether a learned [class] token is prepended (class-token pooling only).</summary>
     public bool HasClassToken => Pooling == VitPooling.ClassToken;
     /// <summary>Sequence length N: patches plus the [class] token if any.</summary>
-    public int Tokens => VitGeometry.Tokens(ImageSize, Patch, HasClassToken);
+    public int Tokens => VitGeometry.Tokens(FeatureSize, Patch, HasClassToken);
     /// <summary>Width of one attention head, Hidden / Heads.</summary>
     public int HeadDim => Hidden / Heads;
     /// <summary>Effective MLP width M.</summary>
     public int MlpWidth => VitGeometry.MlpWidth(Hidden, MlpDim);
-    /// <summary>Length of one flattened patch, Channels × Patch × Patch.</summary>
-    public int PatchDim => Channels * Patch * Patch;
+    /// <summary>Length of one flattened patch, FeatureChannels × Patch × Patch.</summary>
+    public int PatchDim => FeatureChannels * Patch * Patch;
     /// <summary>Floats in one input image, Channels × ImageSize × ImageSize.</summary>
     public int PixelsPerImage => Channels * ImageSize * ImageSize;
     /// <summary>Total number of parameters.</summary>
-    public long ParameterCount => VitGeometry.ParameterCount(ImageSize, Channels, Patch, Layers, Hidden, MlpDim, Classes, HasClassToken, QkvBias);
+    public long ParameterCount => VitGeometry.ParameterCount(ImageSize, Channels, Patch, Layers, Hidden, MlpDim, Classes, HasClassToken, QkvBias, Stem);
     /// <summary>Multiply-accumulates of one image's forward pass.</summary>
-    public long MacsPerImage => VitGeometry.MacsPerImage(ImageSize, Channels, Patch, Layers, Hidden, MlpDim, Classes, HasClassToken);
+    public long MacsPerImage => VitGeometry.MacsPerImage(ImageSize, Channels, Patch, Layers, Hidden, MlpDim, Classes, HasClassToken, Stem);
     /// <summary>Floats of one image's activations in a compiled model's inference workspace (per-thread scratch and packed weights come on top).</summary>
-    public long InferenceFloatsPerImage => VitGeometry.InferenceFloatsPerImage(ImageSize, Channels, Patch, Hidden, MlpDim, HasClassToken);
+    public long InferenceFloatsPerImage => VitGeometry.InferenceFloatsPerImage(ImageSize, Channels, Patch, Hidden, MlpDim, HasClassToken, Stem);
     /// <summary>Floating-point operations (2 per multiply-accumulate) of one image's forward pass.</summary>
     public long FlopsPerImage => 2 * MacsPerImage;
 
@@ -86,7 +103,7 @@ public sealed record VitConfig
     /// <summary>The first reason this configuration is unusable, or null (the generator checks the same rules at compile time).</summary>
     public string? Problem()
     {
-        List<VitProblem> problems = VitRules.Check(ImageSize, Channels, Patch, Layers, Hidden, Heads, MlpDim, Classes, (int)Pooling, LayerNormEpsilon, QkvBias);
+        List<VitProblem> problems = VitRules.Check(ImageSize, Channels, Patch, Layers, Hidden, Heads, MlpDim, Classes, (int)Pooling, LayerNormEpsilon, QkvBias, Stem);
         return problems.Count == 0 ? null : problems[0].Message;
     }
 
@@ -97,13 +114,16 @@ public sealed record VitConfig
     public bool Equals(VitConfig? other) =>
         other is not null && ImageSize == other.ImageSize && Channels == other.Channels && Patch == other.Patch && Layers == other.Layers
         && Hidden == other.Hidden && Heads == other.Heads && MlpWidth == other.MlpWidth && Classes == other.Classes
-        && Pooling == other.Pooling && LayerNormEpsilon.Equals(other.LayerNormEpsilon) && QkvBias == other.QkvBias;
+        && Pooling == other.Pooling && LayerNormEpsilon.Equals(other.LayerNormEpsilon) && QkvBias == other.QkvBias
+        && _stemChannels.AsSpan().SequenceEqual(other._stemChannels) && _stemStrides.AsSpan().SequenceEqual(other._stemStrides)
+        && (!HasStem || StemGroups == other.StemGroups);
 
     /// <inheritdoc/>
     public override int GetHashCode() =>
-        HashCode.Combine(HashCode.Combine(ImageSize, Channels, Patch, Layers, Hidden, Heads, MlpWidth, Classes), Pooling, LayerNormEpsilon, QkvBias);
+        HashCode.Combine(HashCode.Combine(ImageSize, Channels, Patch, Layers, Hidden, Heads, MlpWidth, Classes), Pooling, LayerNormEpsilon, QkvBias,
+            _stemChannels.Length, _stemChannels.Length > 0 ? _stemChannels[^1] : 0);
 
     /// <summary>A short human-readable description, e.g. "ViT 224px/16, 12×768 (12 heads, MLP 3072), 1000 classes, class token".</summary>
     public override string ToString() =>
-        $"ViT {ImageSize}px/{Patch} ×{Channels}ch, {Layers} layers × {Hidden} ({Heads} heads, MLP {MlpWidth}), {Classes} classes, {(HasClassToken ? "class-token" : "mean")} pooling";
+        $"ViT {ImageSize}px/{Patch} ×{Channels}ch{(HasStem ? $" on a conv stem {Stem.Describe()}" : "")}, {Layers} layers × {Hidden} ({Heads} heads, MLP {MlpWidth}), {Classes} classes, {(HasClassToken ? "class-token" : "mean")} pooling";
 }

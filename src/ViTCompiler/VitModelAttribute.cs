@@ -56,4 +56,18 @@ public sealed class VitModelAttribute : Attribute
 
     /// <summary>Whether the query/key/value projection has a bias (true for all the paper's models).</summary>
     public bool QkvBias { get; set; } = VitDefaults.QkvBias;
+
+    /// <summary>
+    /// The paper's hybrid architecture (§3.1): output channels of each stage of a convolutional stem that runs before the
+    /// patch projection, which then cuts the stem's feature map, not the image, into patches (Patch 1 allowed). A stage
+    /// is a 3 × 3 convolution (padding 1, no bias), GroupNorm and ReLU. Empty (the default) is the pure ViT.
+    /// </summary>
+    /// <example><c>StemChannels = new[] { 32, 64 }, StemStrides = new[] { 1, 2 }, Patch = 2</c>: 28 × 28 → 14 × 14 × 64 → 7 × 7 tokens.</example>
+    public int[] StemChannels { get; set; } = [];
+
+    /// <summary>Stride (1 or 2) of each stem stage, one per <see cref="StemChannels"/> entry.</summary>
+    public int[] StemStrides { get; set; } = [];
+
+    /// <summary>GroupNorm groups of every stem stage; must divide each stage's channels.</summary>
+    public int StemGroups { get; set; } = VitDefaults.StemGroups;
 }

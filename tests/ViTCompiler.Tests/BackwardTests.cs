@@ -25,6 +25,8 @@ public class BackwardTests(ITestOutputHelper output)
         new object[] { nameof(MeanPooled), true },
         new object[] { nameof(NoQkvBias), true },
         new object[] { nameof(PixelPatches), false },
+        new object[] { nameof(HybridSmall), false },
+        new object[] { nameof(HybridOdd), true },
     };
 
     /// <summary>

@@ -34,6 +34,22 @@ public partial class PixelPatches { }
 [VitModel(ImageSize = 112, Channels = 3, Patch = 8, Layers = 1, Hidden = 32, Heads = 2, MlpDim = 64, Classes = 1000)]
 public partial class ManyTokens { }
 
+/// <summary>
+/// The paper's hybrid (§3.1) on the Fashion-MNIST shape: stem 28² × 1 → 28² × 8 → 14² × 16 (4 groups), 2 × 2 patches of
+/// the feature map (49 + 1 tokens, patch length 64), width 36, 3 heads of 12.
+/// </summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 8, 16 }, StemStrides = new[] { 1, 2 }, StemGroups = 4, Patch = 2,
+    Layers = 1, Hidden = 36, Heads = 3, MlpDim = 50, Classes = 10)]
+public partial class HybridSmall { }
+
+/// <summary>
+/// A hybrid with odd sides and three stages: 10² × 3 → 5² × 6 (stride 2 onto an odd side) → 5² × 10 → 5² × 6, GroupNorm of
+/// 2 groups, 1 × 1 patches (the paper's hybrid patch), mean pooling over 25 tokens, width 20, head width 5.
+/// </summary>
+[VitModel(ImageSize = 10, Channels = 3, StemChannels = new[] { 6, 10, 6 }, StemStrides = new[] { 2, 1, 1 }, StemGroups = 2, Patch = 1,
+    Layers = 1, Hidden = 20, Heads = 4, MlpDim = 30, Classes = 4, Pooling = VitPooling.Mean)]
+public partial class HybridOdd { }
+
 /// <summary>Every test model, by name, so theories and the ISA subprocess can walk them.</summary>
 public static class TestModels
 {
@@ -46,6 +62,8 @@ public static class TestModels
         [nameof(TinyWide)] = () => new TinyWide(),
         [nameof(PixelPatches)] = () => new PixelPatches(),
         [nameof(ManyTokens)] = () => new ManyTokens(),
+        [nameof(HybridSmall)] = () => new HybridSmall(),
+        [nameof(HybridOdd)] = () => new HybridOdd(),
     };
 
     public static IEnumerable<object[]> Names => All.Keys.Select(k => new object[] { k });

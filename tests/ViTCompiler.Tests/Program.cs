@@ -16,7 +16,7 @@ namespace ViTCompiler.Tests;
 public static class Program
 {
     /// <summary>Checks run in every child process: every model forward, and gradients on the cheaper models.</summary>
-    public static readonly string[] GradientModels = [nameof(FashionSmall), nameof(OddWidth), nameof(MeanPooled), nameof(NoQkvBias), nameof(PixelPatches)];
+    public static readonly string[] GradientModels = [nameof(FashionSmall), nameof(OddWidth), nameof(MeanPooled), nameof(NoQkvBias), nameof(PixelPatches), nameof(HybridSmall), nameof(HybridOdd)];
 
     public static int Main(string[] args)
     {

@@ -14,10 +14,18 @@ namespace ViTCompiler.Generators.Model
     /// <summary>The attribute's settings, defaults filled in.</summary>
     internal sealed record VitShape(
         int ImageSize, int Channels, int Patch, int Layers, int Hidden, int Heads, int MlpDim, int Classes,
-        int Pooling, double LayerNormEpsilon, bool QkvBias)
+        int Pooling, double LayerNormEpsilon, bool QkvBias,
+        ImmutableEquatableArray<int> StemChannels, ImmutableEquatableArray<int> StemStrides, int StemGroups)
     {
         /// <summary>VitPooling.Mean (1): no [class] token, the head reads the token mean.</summary>
         public bool MeanPooling => Pooling == 1;
+
+        /// <summary>The hybrid's convolutional stem (empty for the pure ViT).</summary>
+        public VitStem Stem => StemChannels.Count == 0 ? VitStem.None : new VitStem(StemChannels.ToArray(), StemStrides.ToArray(), StemGroups);
+
+        /// <summary>Side and channels of the map the patch projection cuts (the image for the pure ViT).</summary>
+        public int FeatureSize => Stem.FeatureSize(ImageSize);
+        public int FeatureChannels => Stem.FeatureChannels(Channels);
     }
 
     /// <summary>The numbers derived from the shape, computed once by the planner.</summary>
@@ -31,12 +39,21 @@ namespace ViTCompiler.Generators.Model
         long FirstBlock, long BlockStride,
         ImmutableEquatableArray<ParameterOffset> BlockTensors,
         ImmutableEquatableArray<ProductPlan> Products,
-        ImmutableEquatableArray<TileSpec> Tiles)
+        ImmutableEquatableArray<TileSpec> Tiles,
+        ImmutableEquatableArray<StemStagePlan> StemStages)
     {
+        public bool HasStem => StemStages.Count > 0;
+
         public long InferenceFloatsPerImage => InferenceRegions.Sum(r => r.FloatsPerImage);
         public long SavedFloatsPerImage => SavedRegions.Sum(r => r.FloatsPerImage);
         public long TrainingFloatsPerImage => TrainingRegions.Sum(r => r.FloatsPerImage);
     }
+
+    /// <summary>
+    /// One stage of the hybrid's stem: a 3 × 3 convolution (padding 1) from an InputSize² × InputChannels map to an
+    /// OutputSize² × Channels one, as im2col (Columns = InputChannels · 9 per position) and one product.
+    /// </summary>
+    internal sealed record StemStagePlan(int Index, int InputSize, int InputChannels, int OutputSize, int Channels, int Stride, int Columns);
 
     /// <summary>One stretch of a workspace (from VitGeometry's region lists): the generated code declares a pointer per region.</summary>
     internal sealed record RegionPlan(string Name, long FloatsPerImage, string What);

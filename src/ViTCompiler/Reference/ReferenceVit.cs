@@ -164,6 +164,13 @@ public static class ReferenceVit
     {
         public required double[] Patches, Tokens, FinalHat, FinalRstd, Final, Pooled, Logits;
         public required LayerTape[] Layers;
+        public required StemTape[] Stem;
+    }
+
+    /// <summary>One stem stage: its input map, the normalised convolution output x̂ with 1/σ per group, and its output.</summary>
+    private sealed class StemTape
+    {
+        public required double[] Input, Xhat, Rstd, Output;
     }
 
     private static ReadOnlySpan<double> P(double[] p, VitConfig c, string name)
@@ -181,17 +188,27 @@ public static class ReferenceVit
     private static Tape ForwardImage(VitConfig c, double[] p, ReadOnlySpan<float> image, Masks masks)
     {
         int n = c.Tokens, d = c.Hidden, heads = c.Heads, hd = c.HeadDim, m = c.MlpWidth, k = c.PatchDim;
-        int grid = c.GridSize, patch = c.Patch, size = c.ImageSize, first = c.HasClassToken ? 1 : 0;
+        int grid = c.GridSize, patch = c.Patch, size = c.FeatureSize, first = c.HasClassToken ? 1 : 0;
 
-        // Cut the image into patches; a patch is flattened (channel, row, column) to match the conv weight (D, C, P, P).
+        // The hybrid's stem (§3.1): maps are (channels, rows, columns), as the image is.
+        double[] map = new double[image.Length];
+        for (int i = 0; i < image.Length; i++) map[i] = image[i];
+        var stem = new StemTape[c.StemChannels.Count];
+        for (int st = 0; st < stem.Length; st++)
+        {
+            stem[st] = StemStage(c, p, st, map);
+            map = stem[st].Output;
+        }
+
+        // Cut the map into patches; a patch is flattened (channel, row, column) to match the conv weight (D, C, P, P).
         double[] patches = new double[c.PatchCount * k];
         for (int gy = 0; gy < grid; gy++)
             for (int gx = 0; gx < grid; gx++)
-                for (int ch = 0; ch < c.Channels; ch++)
+                for (int ch = 0; ch < c.FeatureChannels; ch++)
                     for (int py = 0; py < patch; py++)
                         for (int px = 0; px < patch; px++)
                             patches[(gy * grid + gx) * k + (ch * patch + py) * patch + px] =
-                                image[(ch * size + gy * patch + py) * size + gx * patch + px];
+                                map[(ch * size + gy * patch + py) * size + gx * patch + px];
 
         // (N, D) tokens: [class] token then projected patches, plus position embeddings.
         double[] embedded = new double[c.PatchCount * d];
@@ -268,7 +285,7 @@ public static class ReferenceVit
                 for (int e = 0; e < d; e++) pooled[e] += final[i * d + e] / n;
         double[] logits = new double[c.Classes];
         Linear(pooled, 1, d, P(p, c, "head.weight"), P(p, c, "head.bias"), c.Classes, logits);
-        return new Tape { Patches = patches, Tokens = tokens, FinalHat = finalHat, FinalRstd = finalRstd, Final = final, Pooled = pooled, Logits = logits, Layers = layers };
+        return new Tape { Patches = patches, Tokens = tokens, FinalHat = finalHat, FinalRstd = finalRstd, Final = final, Pooled = pooled, Logits = logits, Layers = layers, Stem = stem };
     }
 
     private static void BackwardImage(VitConfig c, double[] p, Tape tape, double[] dlogits, double[] g, Masks masks)
@@ -357,8 +374,127 @@ public static class ReferenceVit
         }
         double[] dembedded = new double[c.PatchCount * d];
         Array.Copy(dx, first * d, dembedded, 0, c.PatchCount * d);
+        double[] dpatches = new double[c.PatchCount * c.PatchDim];
         LinearBackward(dembedded, tape.Patches, c.PatchCount, c.PatchDim, P(p, c, "patch_embed.proj.weight"), d,
-            default, G(g, c, "patch_embed.proj.weight"), G(g, c, "patch_embed.proj.bias"));
+            c.HasStem ? dpatches : default, G(g, c, "patch_embed.proj.weight"), G(g, c, "patch_embed.proj.bias"));
+        if (!c.HasStem) return;
+
+        // patches = cut(map)   -> dmap: every patch entry back to the pixel of the map it was read from
+        int grid = c.GridSize, patch = c.Patch, size = c.FeatureSize, k = c.PatchDim;
+        double[] dmap = new double[c.FeatureChannels * size * size];
+        for (int gy = 0; gy < grid; gy++)
+            for (int gx = 0; gx < grid; gx++)
+                for (int ch = 0; ch < c.FeatureChannels; ch++)
+                    for (int py = 0; py < patch; py++)
+                        for (int px = 0; px < patch; px++)
+                            dmap[(ch * size + gy * patch + py) * size + gx * patch + px] += dpatches[(gy * grid + gx) * k + (ch * patch + py) * patch + px];
+        for (int st = tape.Stem.Length - 1; st >= 0; st--)
+            dmap = StemStageBackward(c, p, st, tape.Stem[st], dmap, g);
+    }
+
+    // ---- the hybrid's stem ----
+
+    /// <summary>
+    /// y = ReLU(GroupNorm(conv3×3(x))) for one (channels, rows, columns) map: padding 1, stride s, no bias; GroupNorm over
+    /// each group's channels and all positions, ε = 1e-5.
+    /// </summary>
+    private static StemTape StemStage(VitConfig c, double[] p, int stage, double[] input)
+    {
+        int inChannels = stage == 0 ? c.Channels : c.StemChannels[stage - 1], outChannels = c.StemChannels[stage], stride = c.StemStrides[stage];
+        int inSize = c.ImageSize;
+        for (int i = 0; i < stage; i++) inSize /= c.StemStrides[i];
+        int outSize = inSize / stride, groups = c.StemGroups, perGroup = outChannels / groups, area = outSize * outSize;
+        ReadOnlySpan<double> w = P(p, c, $"patch_embed.backbone.{stage}.conv.weight");
+        ReadOnlySpan<double> gamma = P(p, c, $"patch_embed.backbone.{stage}.norm.weight"), beta = P(p, c, $"patch_embed.backbone.{stage}.norm.bias");
+        double[] conv = new double[outChannels * area];
+        for (int o = 0; o < outChannels; o++)
+            for (int oy = 0; oy < outSize; oy++)
+                for (int ox = 0; ox < outSize; ox++)
+                {
+                    double acc = 0;
+                    for (int i = 0; i < inChannels; i++)
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++)
+                            {
+                                int y = oy * stride - 1 + ky, x = ox * stride - 1 + kx;
+                                if (y < 0 || y >= inSize || x < 0 || x >= inSize) continue;
+                                acc += w[((o * inChannels + i) * 3 + ky) * 3 + kx] * input[(i * inSize + y) * inSize + x];
+                            }
+                    conv[(o * outSize + oy) * outSize + ox] = acc;
+                }
+        var tape = new StemTape { Input = input, Xhat = new double[conv.Length], Rstd = new double[groups], Output = new double[conv.Length] };
+        for (int gr = 0; gr < groups; gr++)
+        {
+            int from = gr * perGroup * area, count = perGroup * area; // a group's channels are contiguous in this layout
+            double mean = 0, variance = 0;
+            for (int i = 0; i < count; i++) mean += conv[from + i];
+            mean /= count;
+            for (int i = 0; i < count; i++) variance += (conv[from + i] - mean) * (conv[from + i] - mean);
+            variance /= count;
+            tape.Rstd[gr] = 1.0 / Math.Sqrt(variance + VitStem.NormEpsilon);
+            for (int i = 0; i < count; i++)
+            {
+                int channel = (from + i) / area;
+                tape.Xhat[from + i] = (conv[from + i] - mean) * tape.Rstd[gr];
+                tape.Output[from + i] = Math.Max(0, tape.Xhat[from + i] * gamma[channel] + beta[channel]);
+            }
+        }
+        return tape;
+    }
+
+    /// <summary>Backward of <see cref="StemStage"/>: adds dW, dγ, dβ into <paramref name="g"/>; returns d input map.</summary>
+    private static double[] StemStageBackward(VitConfig c, double[] p, int stage, StemTape t, double[] dy, double[] g)
+    {
+        int inChannels = stage == 0 ? c.Channels : c.StemChannels[stage - 1], outChannels = c.StemChannels[stage], stride = c.StemStrides[stage];
+        int inSize = c.ImageSize;
+        for (int i = 0; i < stage; i++) inSize /= c.StemStrides[i];
+        int outSize = inSize / stride, groups = c.StemGroups, perGroup = outChannels / groups, area = outSize * outSize;
+        ReadOnlySpan<double> w = P(p, c, $"patch_embed.backbone.{stage}.conv.weight"), gamma = P(p, c, $"patch_embed.backbone.{stage}.norm.weight");
+        Span<double> dw = G(g, c, $"patch_embed.backbone.{stage}.conv.weight");
+        Span<double> dgamma = G(g, c, $"patch_embed.backbone.{stage}.norm.weight"), dbeta = G(g, c, $"patch_embed.backbone.{stage}.norm.bias");
+
+        // y = max(0, x̂·γ + β): dz = dy where y > 0; then GroupNorm's backward, as LayerNorm's over the group
+        double[] dconv = new double[outChannels * area];
+        for (int gr = 0; gr < groups; gr++)
+        {
+            int from = gr * perGroup * area, count = perGroup * area;
+            double meanDxhat = 0, meanDxhatXhat = 0;
+            double[] dxhat = new double[count];
+            for (int i = 0; i < count; i++)
+            {
+                int channel = (from + i) / area;
+                double dz = t.Output[from + i] > 0 ? dy[from + i] : 0;
+                dgamma[channel] += dz * t.Xhat[from + i];
+                dbeta[channel] += dz;
+                dxhat[i] = dz * gamma[channel];
+                meanDxhat += dxhat[i];
+                meanDxhatXhat += dxhat[i] * t.Xhat[from + i];
+            }
+            meanDxhat /= count;
+            meanDxhatXhat /= count;
+            for (int i = 0; i < count; i++)
+                dconv[from + i] = t.Rstd[gr] * (dxhat[i] - meanDxhat - t.Xhat[from + i] * meanDxhatXhat);
+        }
+
+        // conv[o, oy, ox] = Σ w[o, i, ky, kx] · input[i, oy·s − 1 + ky, ox·s − 1 + kx]
+        double[] dinput = new double[inChannels * inSize * inSize];
+        for (int o = 0; o < outChannels; o++)
+            for (int oy = 0; oy < outSize; oy++)
+                for (int ox = 0; ox < outSize; ox++)
+                {
+                    double grad = dconv[(o * outSize + oy) * outSize + ox];
+                    for (int i = 0; i < inChannels; i++)
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++)
+                            {
+                                int y = oy * stride - 1 + ky, x = ox * stride - 1 + kx;
+                                if (y < 0 || y >= inSize || x < 0 || x >= inSize) continue;
+                                int wi = ((o * inChannels + i) * 3 + ky) * 3 + kx, xi = (i * inSize + y) * inSize + x;
+                                dw[wi] += grad * t.Input[xi];
+                                dinput[xi] += grad * w[wi];
+                            }
+                }
+        return dinput;
     }
 
     // ---- building blocks ----

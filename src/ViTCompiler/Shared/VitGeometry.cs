@@ -105,12 +105,22 @@ namespace ViTCompiler
         /// <summary>Every parameter tensor in storage order, with absolute offsets into the one contiguous block.</summary>
         public static List<TensorSlot> Parameters(
             int imageSize, int channels, int patch, int layers, int hidden, int mlpDim, int classes,
-            bool classToken, bool qkvBias)
+            bool classToken, bool qkvBias, VitStem? stem = null)
         {
-            int tokens = Tokens(imageSize, patch, classToken);
-            int mlp = MlpWidth(hidden, mlpDim);
+            stem ??= VitStem.None;
             var list = new List<TensorSlot>();
             long offset = 0;
+            // The hybrid's stem comes first, as timm stores patch_embed.backbone before patch_embed.proj; the patch
+            // projection then reads the stem's feature map instead of the image.
+            foreach (TensorSlot t in stem.Tensors(channels))
+            {
+                list.Add(t);
+                offset += t.Count;
+            }
+            channels = stem.FeatureChannels(channels);
+            imageSize = stem.FeatureSize(imageSize);
+            int tokens = Tokens(imageSize, patch, classToken);
+            int mlp = MlpWidth(hidden, mlpDim);
             void Add(string name, ParameterKind kind, params int[] shape)
             {
                 var slot = new TensorSlot(name, shape, offset, kind);
@@ -138,14 +148,20 @@ namespace ViTCompiler
         }
 
         /// <summary>Total parameters, in closed form (cheap even for absurd sizes, which <see cref="LimitProblem"/> must judge).</summary>
-        public static long ParameterCount(int imageSize, int channels, int patch, int layers, int hidden, int mlpDim, int classes, bool classToken, bool qkvBias)
+        public static long ParameterCount(int imageSize, int channels, int patch, int layers, int hidden, int mlpDim, int classes, bool classToken, bool qkvBias,
+            VitStem? stem = null)
         {
+            stem ??= VitStem.None;
+            long stemParameters = stem.ParameterCount(channels);
+            channels = stem.FeatureChannels(channels);
+            imageSize = stem.FeatureSize(imageSize);
             long d = hidden, m = MlpWidth(hidden, mlpDim), n = Tokens(imageSize, patch, classToken);
             long perBlock = 4 * d                            // two LayerNorms
                           + 3 * d * d + (qkvBias ? 3 * d : 0) // qkv
                           + d * d + d                         // output projection
                           + m * d + m + d * m + d;            // fc1, fc2
-            return d * channels * patch * patch + d        // patch projection
+            return stemParameters                          // convolutional stem (hybrid only)
+                 + d * channels * patch * patch + d        // patch projection
                  + (classToken ? d : 0) + n * d            // [class] token, position embeddings
                  + layers * perBlock
                  + 2 * d + (long)classes * d + classes;    // final LayerNorm, head
@@ -155,17 +171,25 @@ namespace ViTCompiler
         /// Why a (positive, divisible) configuration is beyond what the library supports, or null. The limits keep every
         /// buffer of one image and the parameter block addressable by a 32-bit index.
         /// </summary>
-        public static string? LimitProblem(int imageSize, int channels, int patch, int layers, int hidden, int mlpDim, int classes, bool classToken, bool qkvBias)
+        public static string? LimitProblem(int imageSize, int channels, int patch, int layers, int hidden, int mlpDim, int classes, bool classToken, bool qkvBias,
+            VitStem? stem = null)
         {
+            stem ??= VitStem.None;
             if (imageSize > 4096) return "ImageSize " + imageSize + " is above the supported 4096";
             if (channels > 64) return "Channels " + channels + " is above the supported 64";
             if (layers > 256) return "Layers " + layers + " is above the supported 256";
             if (hidden > 16384) return "Hidden " + hidden + " is above the supported 16384";
             if (MlpWidth(hidden, mlpDim) > 65536) return "the MLP width " + MlpWidth(hidden, mlpDim) + " is above the supported 65536";
             if (classes > 1000000) return "Classes " + classes + " is above the supported 1,000,000";
-            long tokens = Tokens(imageSize, patch, classToken);
+            long tokens = Tokens(stem.FeatureSize(imageSize), patch, classToken);
             if (tokens > 16384) return "the model has " + tokens + " tokens per image, above the supported 16384 (use a larger Patch)";
-            long parameters = ParameterCount(imageSize, channels, patch, layers, hidden, mlpDim, classes, classToken, qkvBias);
+            for (int i = 0; i < stem.Stages; i++)
+            {
+                long side = stem.InputSize(imageSize, i + 1);
+                if (side * side * stem.InputChannels(channels, i) * VitStem.Kernel * VitStem.Kernel > 1L << 28)
+                    return "stem stage " + i + "'s im2col columns (" + side + "² positions × " + stem.InputChannels(channels, i) * VitStem.Kernel * VitStem.Kernel + ") are above the supported 2^28 floats per image";
+            }
+            long parameters = ParameterCount(imageSize, channels, patch, layers, hidden, mlpDim, classes, classToken, qkvBias, stem);
             if (parameters > int.MaxValue)
                 return "the model has " + parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " parameters, more than one float array can hold (2,147,483,647)";
             return null;
@@ -176,11 +200,27 @@ namespace ViTCompiler
         /// prints one pointer per region from this list, and <see cref="InferenceFloatsPerImage"/> is its sum, so the
         /// two cannot drift apart. The ln outputs and the attention heads share <c>a</c>.
         /// </summary>
-        public static List<WorkspaceRegion> InferenceRegions(int imageSize, int channels, int patch, int hidden, int mlpDim, bool classToken)
+        public static List<WorkspaceRegion> InferenceRegions(int imageSize, int channels, int patch, int hidden, int mlpDim, bool classToken,
+            VitStem? stem = null)
         {
+            stem ??= VitStem.None;
+            var regions = new List<WorkspaceRegion>();
+            if (!stem.IsEmpty)
+            {
+                // The stages run one after another, so they share one im2col buffer and one pair of statistics.
+                long columns = 0;
+                for (int i = 0; i < stem.Stages; i++) columns = System.Math.Max(columns, StemColumns(imageSize, channels, stem, i));
+                regions.Add(new WorkspaceRegion("stemColumns", columns, "(B·O², C·9) im2col columns of the stage being computed"));
+                for (int i = 0; i < stem.Stages; i++)
+                    regions.Add(new WorkspaceRegion("stem" + i, StemMap(imageSize, stem, i), StemShape(imageSize, stem, i) + " stem stage " + i + " output, NHWC"));
+                regions.Add(new WorkspaceRegion("stemMean", stem.Groups, "(B, " + stem.Groups + ") GroupNorm statistics"));
+                regions.Add(new WorkspaceRegion("stemRstd", stem.Groups, ""));
+                channels = stem.FeatureChannels(channels);
+                imageSize = stem.FeatureSize(imageSize);
+            }
             long grid = imageSize / patch, patches = grid * grid, k = (long)channels * patch * patch;
             long n = Tokens(imageSize, patch, classToken), d = hidden, m = MlpWidth(hidden, mlpDim);
-            return new List<WorkspaceRegion>
+            regions.AddRange(new List<WorkspaceRegion>
             {
                 new WorkspaceRegion("patches", patches * k, "(B·" + patches + ", " + k + ") flattened patches"),
                 new WorkspaceRegion("embedded", patches * d, "(B·" + patches + ", " + d + ") patch embeddings"),
@@ -189,12 +229,33 @@ namespace ViTCompiler
                 new WorkspaceRegion("qkv", n * 3 * d, "(B·" + n + ", " + 3 * d + ")"),
                 new WorkspaceRegion("hidden", n * m, "(B·" + n + ", " + m + ") MLP hidden layer"),
                 new WorkspaceRegion("pooled", d, "(B, " + d + ") the head's input"),
-            };
+            });
+            return regions;
+        }
+
+        /// <summary>Floats of stem stage <paramref name="stage"/>'s im2col columns for one image: O² × C_in·9.</summary>
+        public static long StemColumns(int imageSize, int channels, VitStem stem, int stage)
+        {
+            long side = stem.InputSize(imageSize, stage + 1);
+            return side * side * stem.InputChannels(channels, stage) * VitStem.Kernel * VitStem.Kernel;
+        }
+
+        /// <summary>Floats of stem stage <paramref name="stage"/>'s output map for one image: O² × C_out.</summary>
+        public static long StemMap(int imageSize, VitStem stem, int stage)
+        {
+            long side = stem.InputSize(imageSize, stage + 1);
+            return side * side * stem.Channels[stage];
+        }
+
+        private static string StemShape(int imageSize, VitStem stem, int stage)
+        {
+            int side = stem.InputSize(imageSize, stage + 1);
+            return "(B, " + side + ", " + side + ", " + stem.Channels[stage] + ")";
         }
 
         /// <summary>Floats of one image in the inference workspace (per-thread scratch and packed weights come on top).</summary>
-        public static long InferenceFloatsPerImage(int imageSize, int channels, int patch, int hidden, int mlpDim, bool classToken) =>
-            WorkspaceRegion.Total(InferenceRegions(imageSize, channels, patch, hidden, mlpDim, classToken));
+        public static long InferenceFloatsPerImage(int imageSize, int channels, int patch, int hidden, int mlpDim, bool classToken, VitStem? stem = null) =>
+            WorkspaceRegion.Total(InferenceRegions(imageSize, channels, patch, hidden, mlpDim, classToken, stem));
 
         /// <summary>What one image keeps per encoder block for the backward pass, in the order the generated <c>Saved</c> struct lays it out.</summary>
         public static List<WorkspaceRegion> SavedRegions(int imageSize, int patch, int hidden, int heads, int mlpDim, bool classToken)
@@ -227,15 +288,43 @@ namespace ViTCompiler
         /// The training workspace of one image, in the order the generated training pass carves it (the packed-B area for
         /// backward products and the per-thread scratch, which depend on the active kernels, follow).
         /// </summary>
-        public static List<WorkspaceRegion> TrainingRegions(int imageSize, int channels, int patch, int layers, int hidden, int heads, int mlpDim, int classes, bool classToken)
+        public static List<WorkspaceRegion> TrainingRegions(int imageSize, int channels, int patch, int layers, int hidden, int heads, int mlpDim, int classes, bool classToken,
+            VitStem? stem = null)
         {
+            stem ??= VitStem.None;
+            var regions = new List<WorkspaceRegion>();
+            if (!stem.IsEmpty)
+            {
+                // Each stage keeps its columns (for d W), its convolution output (for GroupNorm's backward) and its
+                // output after ReLU (the ReLU mask, and the next stage's input); the gradients of two maps alternate.
+                long map = 0, inputColumns = 0;
+                for (int i = 0; i < stem.Stages; i++)
+                {
+                    string shape = StemShape(imageSize, stem, i);
+                    regions.Add(new WorkspaceRegion("stemColumns" + i, StemColumns(imageSize, channels, stem, i), "(B·O², C·9) stage " + i + " im2col columns"));
+                    regions.Add(new WorkspaceRegion("stemConv" + i, StemMap(imageSize, stem, i), shape + " stage " + i + " convolution output"));
+                    regions.Add(new WorkspaceRegion("stem" + i, StemMap(imageSize, stem, i), shape + " stage " + i + " after GroupNorm and ReLU"));
+                    regions.Add(new WorkspaceRegion("stemMean" + i, stem.Groups, "(B, " + stem.Groups + ") its GroupNorm statistics"));
+                    regions.Add(new WorkspaceRegion("stemRstd" + i, stem.Groups, ""));
+                    map = System.Math.Max(map, StemMap(imageSize, stem, i));
+                    if (i > 0) inputColumns = System.Math.Max(inputColumns, StemColumns(imageSize, channels, stem, i));
+                }
+                regions.Add(new WorkspaceRegion("stemGradient", map, "d loss / d a stage's output, then its convolution output"));
+                regions.Add(new WorkspaceRegion("stemGradientNext", map, "the same for the stage before"));
+                regions.Add(new WorkspaceRegion("stemColumnsGradient", inputColumns, "d loss / d columns of stages 1 and up"));
+                int widest = 0;
+                foreach (int c in stem.Channels) widest = System.Math.Max(widest, c);
+                regions.Add(new WorkspaceRegion("stemPartials", 2 * widest, "per-image dγ, dβ of a GroupNorm"));
+                channels = stem.FeatureChannels(channels);
+                imageSize = stem.FeatureSize(imageSize);
+            }
             long grid = imageSize / patch, patches = grid * grid, k = (long)channels * patch * patch;
             long n = Tokens(imageSize, patch, classToken), d = hidden, m = MlpWidth(hidden, mlpDim);
             long finalRows = classToken ? 1 : n; // the final LayerNorm sees only the [class] row with class-token pooling
             string rows = "(B·" + n + ", " + d + ")";
-            return new List<WorkspaceRegion>
+            regions.AddRange(new List<WorkspaceRegion>
             {
-                new WorkspaceRegion("patches", patches * k, "(B·" + patches + ", " + k + ") flattened patches"),
+                new WorkspaceRegion("patches", patches * k, "(B·" + patches + ", " + k + ") flattened patches" + (stem.IsEmpty ? "" : ", then their gradient")),
                 new WorkspaceRegion("embedded", patches * d, "(B·" + patches + ", " + d + ") patch embeddings, then their gradient"),
                 new WorkspaceRegion("layers", layers * SavedFloatsPerImage(imageSize, patch, hidden, heads, mlpDim, classToken), layers + " × Saved"),
                 new WorkspaceRegion("final", n * d, rows + " x after the last block"),
@@ -251,12 +340,18 @@ namespace ViTCompiler
                 new WorkspaceRegion("dpooled", d, "(B, " + d + ")"),
                 new WorkspaceRegion("dlogits", classes, "(B, " + classes + ")"),
                 new WorkspaceRegion("scores", classes, "(B, " + classes + ") logits when the caller wants none"),
-            };
+            });
+            return regions;
         }
 
         /// <summary>Multiply-accumulates of one image's forward pass (the paper's "GFLOPs" tables count these).</summary>
-        public static long MacsPerImage(int imageSize, int channels, int patch, int layers, int hidden, int mlpDim, int classes, bool classToken)
+        public static long MacsPerImage(int imageSize, int channels, int patch, int layers, int hidden, int mlpDim, int classes, bool classToken,
+            VitStem? stem = null)
         {
+            stem ??= VitStem.None;
+            long stemMacs = stem.MacsPerImage(imageSize, channels);
+            channels = stem.FeatureChannels(channels);
+            imageSize = stem.FeatureSize(imageSize);
             long grid = imageSize / patch;
             long patches = grid * grid;
             long n = Tokens(imageSize, patch, classToken);
@@ -267,7 +362,7 @@ namespace ViTCompiler
                           + 2 * n * n * d      // q·kᵀ and p·v over all heads
                           + n * d * d          // output projection
                           + 2 * n * d * m;     // fc1 and fc2
-            return patchEmbed + layers * perLayer + d * classes;
+            return stemMacs + patchEmbed + layers * perLayer + d * classes;
         }
     }
 }

@@ -21,6 +21,8 @@ namespace ViTCompiler
         /// <summary>The paper's JAX code and timm; HuggingFace checkpoints record 1e-12.</summary>
         public const double LayerNormEpsilon = 1e-6;
         public const bool QkvBias = true;
+        /// <summary>GroupNorm groups of every stem stage (only used when the model has a convolutional stem).</summary>
+        public const int StemGroups = 8;
     }
 
     /// <summary>Which rule a configuration breaks; the generator maps each to its own diagnostic id.</summary>
@@ -36,6 +38,10 @@ namespace ViTCompiler
         HiddenNotDivisible,
         /// <summary>Beyond what one 32-bit-indexed block can hold (VIT0009).</summary>
         TooLarge,
+        /// <summary>The convolutional stem is malformed: stride, channels, groups, stage count (VIT0012).</summary>
+        BadStem,
+        /// <summary>The stem's feature map side is not a multiple of Patch (VIT0013).</summary>
+        FeatureNotDivisible,
     }
 
     /// <summary>One broken rule: <see cref="Arguments"/> fill the matching diagnostic's message after the class name.</summary>
@@ -62,8 +68,9 @@ namespace ViTCompiler
         /// limits only when the shapes divide, since each later rule is meaningless when an earlier one fails.
         /// </summary>
         public static List<VitProblem> Check(int imageSize, int channels, int patch, int layers, int hidden, int heads,
-            int mlpDim, int classes, int pooling, double layerNormEpsilon, bool qkvBias)
+            int mlpDim, int classes, int pooling, double layerNormEpsilon, bool qkvBias, VitStem? stem = null)
         {
+            stem ??= VitStem.None;
             var problems = new List<VitProblem>();
             void NotPositive(string property, int value, string hint = "")
             {
@@ -87,7 +94,15 @@ namespace ViTCompiler
                 Bad("LayerNormEpsilon " + layerNormEpsilon.ToString("R", CultureInfo.InvariantCulture) + " must be a positive number within float range (1.2e-38 to 3.4e38)");
             if (problems.Count > 0) return problems;
 
-            if (imageSize % patch != 0)
+            foreach (string stemProblem in stem.Problems(imageSize))
+                problems.Add(new VitProblem(VitRule.BadStem, stemProblem, stemProblem));
+            if (problems.Count > 0) return problems;
+
+            int featureSize = stem.FeatureSize(imageSize);
+            if (!stem.IsEmpty && featureSize % patch != 0)
+                problems.Add(new VitProblem(VitRule.FeatureNotDivisible, "the stem's feature map is " + featureSize + " × " + featureSize + ", not a multiple of Patch " + patch,
+                    featureSize.ToString(CultureInfo.InvariantCulture), patch.ToString(CultureInfo.InvariantCulture)));
+            else if (imageSize % patch != 0)
                 problems.Add(new VitProblem(VitRule.ImageNotDivisible, "ImageSize " + imageSize + " is not a multiple of Patch " + patch,
                     imageSize.ToString(CultureInfo.InvariantCulture), patch.ToString(CultureInfo.InvariantCulture)));
             if (hidden % heads != 0)
@@ -95,7 +110,7 @@ namespace ViTCompiler
                     hidden.ToString(CultureInfo.InvariantCulture), heads.ToString(CultureInfo.InvariantCulture)));
             if (problems.Count > 0) return problems;
 
-            string? tooLarge = VitGeometry.LimitProblem(imageSize, channels, patch, layers, hidden, mlpDim, classes, pooling == 0, qkvBias);
+            string? tooLarge = VitGeometry.LimitProblem(imageSize, channels, patch, layers, hidden, mlpDim, classes, pooling == 0, qkvBias, stem);
             if (tooLarge != null) problems.Add(new VitProblem(VitRule.TooLarge, tooLarge, tooLarge));
             return problems;
         }

@@ -135,7 +135,7 @@ namespace ViTCompiler.Generators
                 w.Line($"    MlpDim = {s.MlpDim}, Classes = {s.Classes}, Pooling = global::ViTCompiler.VitPooling.{(s.MeanPooling ? "Mean" : "ClassToken")},");
                 w.Line($"    LayerNormEpsilon = {eps}, QkvBias = {(s.QkvBias ? "true" : "false")},");
                 if (p.HasStem)
-                    w.Line($"    StemChannels = new[] {{ {string.Join(", ", s.StemChannels)} }}, StemStrides = new[] {{ {string.Join(", ", s.StemStrides)} }}, StemGroups = {s.StemGroups},");
+                    w.Line($"    StemChannels = new[] {{ {string.Join(", ", s.StemChannels!)} }}, StemStrides = new[] {{ {string.Join(", ", s.StemStrides!)} }}, StemGroups = {s.StemGroups},");
                 w.Line("};");
                 w.Line();
                 w.Line($"public const int ImageSize = {s.ImageSize}, Channels = {s.Channels}, Patch = {s.Patch}, Grid = {p.Grid}, PatchCount = {p.PatchCount}, PatchDim = {p.PatchDim};");

@@ -98,7 +98,7 @@ namespace ViTCompiler.Generators
             private static void ValidateShape(VitShape s, string name, Location location, List<DiagnosticInfo> diagnostics)
             {
                 foreach (VitProblem problem in VitRules.Check(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.Heads, s.MlpDim, s.Classes,
-                             s.Pooling, s.LayerNormEpsilon, s.QkvBias, s.StemChannels.Count == 0 && s.StemStrides.Count == 0 ? null : new VitStem(s.StemChannels.ToArray(), s.StemStrides.ToArray(), s.StemGroups)))
+                             s.Pooling, s.LayerNormEpsilon, s.QkvBias, s.Stem))
                 {
                     DiagnosticDescriptor descriptor = problem.Rule switch
                     {

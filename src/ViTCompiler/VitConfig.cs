@@ -42,11 +42,15 @@ public sealed record VitConfig
 
     /// <summary>Whether a convolutional stem runs before the patch projection.</summary>
     public bool HasStem => _stemChannels.Length > 0;
-    internal VitStem Stem => HasStem ? new VitStem(_stemChannels, _stemStrides, StemGroups) : VitStem.None;
+    // Strides without channels are a stem too, an invalid one, so that Problem() reports them rather than ignoring them.
+    internal VitStem Stem => HasStem || _stemStrides.Length > 0 ? new VitStem(_stemChannels, _stemStrides, StemGroups) : VitStem.None;
     /// <summary>Side of the map the patch projection cuts: the image, or the stem's feature map.</summary>
     public int FeatureSize => HasStem && _stemStrides.Length == _stemChannels.Length ? Stem.FeatureSize(ImageSize) : ImageSize;
     /// <summary>Channels of the map the patch projection cuts.</summary>
     public int FeatureChannels => HasStem ? _stemChannels[^1] : Channels;
+
+    /// <summary>The stem as text, e.g. "32/1, 64/2 (GroupNorm 8)" (channels/stride per stage), or "none".</summary>
+    public string StemDescription => Stem.Describe();
 
     /// <summary>Patches per image side.</summary>
     public int GridSize => FeatureSize / Patch;

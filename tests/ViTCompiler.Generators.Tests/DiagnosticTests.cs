@@ -139,6 +139,32 @@ public sealed class DiagnosticTests
         AssertDiagnostic(d, "VIT0010", name, modifier);
     }
 
+    [Theory]
+    [InlineData("StemChannels = new[] { 8 }, StemStrides = new[] { 3 }, StemGroups = 2", "stride 3", "1 or 2")]
+    [InlineData("StemChannels = new[] { 8, 8 }, StemStrides = new[] { 2 }, StemGroups = 2", "StemStrides has 1", "StemChannels has 2")]
+    [InlineData("StemChannels = new[] { 6 }, StemStrides = new[] { 1 }, StemGroups = 4", "6 channels", "StemGroups 4")]
+    [InlineData("StemChannels = new[] { 0 }, StemStrides = new[] { 1 }", "0 channels", "1 to 4096")]
+    [InlineData("StemChannels = new[] { 8, 8, 8, 8 }, StemStrides = new[] { 2, 2, 2, 2 }, StemGroups = 2", "stage 3", "1 × 1 map")]
+    public void VIT0012_invalid_stem(string stem, string fragment1, string fragment2)
+    {
+        Diagnostic d = SingleDiagnostic(
+            "[VitModel(ImageSize = 8, Channels = 1, Patch = 1, Layers = 1, Hidden = 16, Heads = 2, Classes = 3, " + stem + ")] public partial class StemVit { }",
+            "StemVit", attributeLocation: true);
+
+        AssertDiagnostic(d, "VIT0012", "StemVit", fragment1, fragment2);
+    }
+
+    [Fact]
+    public void VIT0013_feature_map_not_a_multiple_of_patch()
+    {
+        // 12 / 2 = 6 is not a multiple of 4, although the image (12) is.
+        Diagnostic d = SingleDiagnostic(
+            "[VitModel(ImageSize = 12, Channels = 1, Patch = 4, Layers = 1, Hidden = 16, Heads = 2, Classes = 3, StemChannels = new[] { 8 }, StemStrides = new[] { 2 }, StemGroups = 2)] public partial class StemPatchVit { }",
+            "StemPatchVit", attributeLocation: true);
+
+        AssertDiagnostic(d, "VIT0013", "StemPatchVit", "6 × 6", "Patch 4");
+    }
+
     [Fact]
     public void VIT0011_unsafe_code_not_allowed()
     {

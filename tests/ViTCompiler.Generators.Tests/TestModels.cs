@@ -2,7 +2,7 @@ namespace ViTCompiler.Generators.Tests;
 
 /// <summary>
 /// The small [VitModel] declarations the snapshot, compilation and caching tests share. Each exercises a different
-/// branch of the emitter: class token with qkv bias, mean pooling without it, and the global namespace.
+/// branch of the emitter: class token with qkv bias, mean pooling without it, the global namespace, and a hybrid's stem.
 /// </summary>
 internal static class TestModels
 {
@@ -45,7 +45,21 @@ internal static class TestModels
         public partial class GlobalVit { }
         """);
 
-    public static readonly Model[] All = [Tiny, MeanPooled, GlobalNamespace];
+    /// <summary>The paper's hybrid: a two-stage convolutional stem (the second strided), 1 × 1 patches of its feature map.</summary>
+    public static readonly Model Hybrid = new(
+        "Hybrid", "Demo.HybridVit.Vit.g.cs", "HybridVit.cs",
+        """
+        using ViTCompiler;
+
+        namespace Demo;
+
+        /// <summary>8² × 1 → 8² × 4 → 4² × 8, then one token per feature-map position.</summary>
+        [VitModel(ImageSize = 8, Channels = 1, StemChannels = new[] { 4, 8 }, StemStrides = new[] { 1, 2 }, StemGroups = 2, Patch = 1,
+                  Layers = 1, Hidden = 16, Heads = 2, MlpDim = 32, Classes = 3)]
+        public partial class HybridVit { }
+        """);
+
+    public static readonly Model[] All = [Tiny, MeanPooled, GlobalNamespace, Hybrid];
 
     public static Model ByName(string name) => All.Single(m => m.Name == name);
 

@@ -15,13 +15,15 @@ namespace ViTCompiler.Generators.Model
     internal sealed record VitShape(
         int ImageSize, int Channels, int Patch, int Layers, int Hidden, int Heads, int MlpDim, int Classes,
         int Pooling, double LayerNormEpsilon, bool QkvBias,
-        ImmutableEquatableArray<int> StemChannels, ImmutableEquatableArray<int> StemStrides, int StemGroups)
+        ImmutableEquatableArray<int>? StemChannels = null, ImmutableEquatableArray<int>? StemStrides = null, int StemGroups = VitDefaults.StemGroups)
     {
         /// <summary>VitPooling.Mean (1): no [class] token, the head reads the token mean.</summary>
         public bool MeanPooling => Pooling == 1;
 
         /// <summary>The hybrid's convolutional stem (empty for the pure ViT).</summary>
-        public VitStem Stem => StemChannels.Count == 0 ? VitStem.None : new VitStem(StemChannels.ToArray(), StemStrides.ToArray(), StemGroups);
+        public VitStem Stem => (StemChannels?.Count ?? 0) == 0 && (StemStrides?.Count ?? 0) == 0
+            ? VitStem.None
+            : new VitStem(StemChannels?.ToArray() ?? new int[0], StemStrides?.ToArray() ?? new int[0], StemGroups);
 
         /// <summary>Side and channels of the map the patch projection cuts (the image for the pure ViT).</summary>
         public int FeatureSize => Stem.FeatureSize(ImageSize);

@@ -16,6 +16,8 @@ internal sealed class Arguments
                              or the folder in {FashionMnist.EnvironmentVariable}); without it, the shipped t10k file is
                              divided: its last {FashionMnist.DividedTestImages:N0} images for testing, the others for training
           --data DIR         the full data set from DIR (the four IDX files, plain or .gz); implies --full
+          --model NAME       hybrid (the paper's hybrid: a convolutional stem, then FashionVit's encoder; the default)
+                             or vit (the pure ViT on 4 × 4 pixel patches)
           --epochs N         passes over the training images (default {Recipe.Epochs})
           --steps N          stop after N updates instead (for quick checks)
           --batch N          images per update (default {Recipe.BatchSize})
@@ -33,6 +35,8 @@ internal sealed class Arguments
     private static TrainerOptions Recipe => TrainerOptions.FashionMnist;
 
     public bool Full { get; private set; }
+    /// <summary>"hybrid" (the default) or "vit".</summary>
+    public string Model { get; private set; } = "hybrid";
     public string? DataFolder { get; private set; }
     public int? Epochs { get; private set; }
     public long? Steps { get; private set; }
@@ -66,6 +70,10 @@ internal sealed class Arguments
             switch (flag)
             {
                 case "--full": a.Full = true; break;
+                case "--model":
+                    string model = Value();
+                    a.Model = model is "hybrid" or "vit" ? model : throw new ArgumentException($"--model must be hybrid or vit; got '{model}'.");
+                    break;
                 case "--data": a.DataFolder = Value(); a.Full = true; break;
                 case "--epochs": a.Epochs = Positive(flag, Value()); break;
                 case "--steps": a.Steps = Positive(flag, Value()); break;

@@ -37,7 +37,7 @@ try
     };
     TrainerOptions options = arguments.Overrides.ApplyTo(arguments.Resume is null ? recipe : Trainer.ReadSettings(arguments.Resume, recipe));
 
-    var model = new FashionVit(seed: options.Seed);
+    CompiledVit model = arguments.Model == "vit" ? new FashionVit(seed: options.Seed) : new FashionHybridVit(seed: options.Seed);
     Console.WriteLine($"Model: {model.Config}, {model.Config.ParameterCount:N0} parameters, {model.Engine}.");
     using var trainer = new Trainer(model, train, test, options, new ConsoleProgress());
     if (arguments.Resume is not null)

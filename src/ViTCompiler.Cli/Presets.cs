@@ -50,7 +50,7 @@ internal sealed partial class VitBase32Hf { }
 [VitModel(Layers = 24, Hidden = 1024, Heads = 16, LayerNormEpsilon = 1e-12)]
 internal sealed partial class VitLarge16Hf { }
 
-// The fashion-mnist preset, FashionMnistSample.FashionVit, is declared once, in samples/FashionMnist/FashionVit.cs, which
+// The fashion-mnist presets, FashionMnistSample.FashionVit and FashionHybridVit (the paper's hybrid), are declared once, in samples/FashionMnist/FashionVit.cs, which
 // this project compiles (see ViTCompiler.Cli.csproj).
 
 /// <summary>One model compiled into this program.</summary>
@@ -71,6 +71,7 @@ internal static class Presets
         new("vit-b32", nameof(VitBase32), VitBase32.ModelConfig, seed => new VitBase32(seed)),
         new("vit-l16", nameof(VitLarge16), VitLarge16.ModelConfig, seed => new VitLarge16(seed)),
         new("fashion-mnist", nameof(FashionVit), FashionVit.ModelConfig, seed => new FashionVit(seed)),
+        new("fashion-mnist-hybrid", nameof(FashionHybridVit), FashionHybridVit.ModelConfig, seed => new FashionHybridVit(seed)),
         new(null, nameof(VitTiny16Hf), VitTiny16Hf.ModelConfig, seed => new VitTiny16Hf(seed)),
         new(null, nameof(VitSmall16Hf), VitSmall16Hf.ModelConfig, seed => new VitSmall16Hf(seed)),
         new(null, nameof(VitBase16Hf), VitBase16Hf.ModelConfig, seed => new VitBase16Hf(seed)),

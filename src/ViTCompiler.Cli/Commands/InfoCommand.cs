@@ -64,7 +64,16 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
     {
         VitConfig c = Config;
         o.WriteLine(Source == "preset" ? $"preset {Name}" : $"weights {Name} ({Format})");
-        o.WriteLine($"  image          {c.ImageSize}×{c.ImageSize}×{c.Channels}, patch {c.Patch}: {c.GridSize}×{c.GridSize} = {c.PatchCount} patches{(c.HasClassToken ? " + [class] token" : "")} = {c.Tokens} tokens");
+        if (c.HasStem)
+        {
+            o.WriteLine($"  image          {c.ImageSize}×{c.ImageSize}×{c.Channels}");
+            o.WriteLine($"  stem           {c.StemChannels.Count} × (3×3 conv, GroupNorm, ReLU), channels/stride {c.StemDescription} → {c.FeatureSize}×{c.FeatureSize}×{c.FeatureChannels} feature map (the paper's hybrid)");
+            o.WriteLine($"  patches        patch {c.Patch} of the feature map: {c.GridSize}×{c.GridSize} = {c.PatchCount} patches{(c.HasClassToken ? " + [class] token" : "")} = {c.Tokens} tokens");
+        }
+        else
+        {
+            o.WriteLine($"  image          {c.ImageSize}×{c.ImageSize}×{c.Channels}, patch {c.Patch}: {c.GridSize}×{c.GridSize} = {c.PatchCount} patches{(c.HasClassToken ? " + [class] token" : "")} = {c.Tokens} tokens");
+        }
         o.WriteLine($"  encoder        {c.Layers} layers, width {c.Hidden}, {c.Heads} heads × {c.HeadDim}, MLP {c.MlpWidth}, LayerNorm ε {c.LayerNormEpsilon.ToString("R", Invariant)}, qkv bias {(c.QkvBias ? "yes" : "no")}");
         o.WriteLine($"  head           {(c.HasClassToken ? "[class] token" : "mean of the tokens")} → {c.Classes} classes");
         o.WriteLine(string.Format(Invariant, "  parameters     {0:N0} ({1})", c.ParameterCount, Bytes(ParameterBytes)));
@@ -80,7 +89,8 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
         return new InfoJson(Name, Source, Format, c.ImageSize, c.Channels, c.Patch, c.Layers, c.Hidden, c.Heads, c.MlpWidth, c.Classes,
             c.HasClassToken ? "class_token" : "mean", c.LayerNormEpsilon, c.QkvBias, c.Tokens, c.ParameterCount, c.MacsPerImage,
             c.FlopsPerImage, ParameterBytes, ActivationBytesPerImage, Compiled is null ? "reference" : "generated", Compiled?.ClassName,
-            Compiled is null ? "scalar" : Isa.Name, Isa.Features, Isa.Runtime, CompiledVit.MaxThreads);
+            Compiled is null ? "scalar" : Isa.Name, Isa.Features, Isa.Runtime, CompiledVit.MaxThreads,
+            c.HasStem ? [.. c.StemChannels] : null, c.HasStem ? [.. c.StemStrides] : null, c.HasStem ? c.StemGroups : null);
     }
 
     private static string Bytes(long bytes) => bytes >= 1 << 20

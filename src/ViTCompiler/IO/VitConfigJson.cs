@@ -29,6 +29,17 @@ public static class VitConfigJson
             json.WriteString("pooling", config.Pooling == VitPooling.Mean ? "mean" : "class_token");
             json.WriteNumber("layer_norm_epsilon", config.LayerNormEpsilon);
             json.WriteBoolean("qkv_bias", config.QkvBias);
+            if (config.HasStem)
+            {
+                // Written only for hybrids, so a pure model's JSON stays what it always was.
+                json.WriteStartArray("stem_channels");
+                foreach (int c in config.StemChannels) json.WriteNumberValue(c);
+                json.WriteEndArray();
+                json.WriteStartArray("stem_strides");
+                foreach (int s in config.StemStrides) json.WriteNumberValue(s);
+                json.WriteEndArray();
+                json.WriteNumber("stem_groups", config.StemGroups);
+            }
             json.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
@@ -89,7 +100,10 @@ public static class VitConfigJson
                         QkvBias = p.Value.ValueKind is JsonValueKind.True or JsonValueKind.False
                             ? p.Value.GetBoolean() : throw fail($"has qkv_bias {p.Value.GetRawText()}; expected true or false"),
                     },
-                    _ => throw fail($"has an unknown field '{Shorten(p.Name)}' (expected image_size, channels, patch, layers, hidden, heads, mlp_dim, classes, pooling, layer_norm_epsilon, qkv_bias)"),
+                    "stem_channels" => config with { StemChannels = Ints(p, fail) },
+                    "stem_strides" => config with { StemStrides = Ints(p, fail) },
+                    "stem_groups" => config with { StemGroups = Int(p, fail) },
+                    _ => throw fail($"has an unknown field '{Shorten(p.Name)}' (expected image_size, channels, patch, layers, hidden, heads, mlp_dim, classes, pooling, layer_norm_epsilon, qkv_bias, and for a hybrid stem_channels, stem_strides, stem_groups)"),
                 };
             }
             if (requireAll)
@@ -98,6 +112,16 @@ public static class VitConfigJson
             if (config.Problem() is string problem) throw fail($"describes an invalid configuration: {problem}");
             return config;
         }
+    }
+
+    private static int[] Ints(JsonProperty p, Func<string, Exception> fail)
+    {
+        if (p.Value.ValueKind != JsonValueKind.Array) throw fail($"has {p.Name} of JSON type {p.Value.ValueKind}; expected an array of integers");
+        if (p.Value.GetArrayLength() > 64) throw fail($"has {p.Value.GetArrayLength()} values in {p.Name}; a stem has at most 8 stages");
+        var values = new List<int>();
+        foreach (JsonElement e in p.Value.EnumerateArray())
+            values.Add(e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v) ? v : throw fail($"has {p.Name} containing {Shorten(e.GetRawText())}; expected integers"));
+        return [.. values];
     }
 
     private static string Shorten(string text) => text.Length <= 60 ? text : text[..60] + "…";
@@ -143,6 +167,7 @@ public static class VitConfigJson
         Check(nameof(VitConfig.Pooling), file.Pooling, model.Pooling);
         if (compareEpsilon) Check(nameof(VitConfig.LayerNormEpsilon), file.LayerNormEpsilon, model.LayerNormEpsilon);
         Check(nameof(VitConfig.QkvBias), file.QkvBias, model.QkvBias);
+        Check("Stem", file.StemDescription, model.StemDescription);
         return list;
     }
 }

@@ -121,6 +121,9 @@ public static class OnnxExporter
             Entry("classes", c.Classes), Entry("pooling", c.HasClassToken ? "class_token" : "mean"),
             Entry("layer_norm_epsilon", c.LayerNormEpsilon.ToString("R", CultureInfo.InvariantCulture)),
             Entry("qkv_bias", c.QkvBias ? "true" : "false"),
+            .. c.HasStem
+                ? (KeyValuePair<string, string>[])[Entry("stem_channels", string.Join(",", c.StemChannels)), Entry("stem_strides", string.Join(",", c.StemStrides)), Entry("stem_groups", c.StemGroups)]
+                : [],
         ];
     }
 }

@@ -15,6 +15,10 @@ namespace ViTCompiler.Onnx;
 /// </remarks>
 internal static class VitOnnxGraph
 {
+    /// <summary>A (C) GroupNorm scale or shift as a (C, 1, 1) initializer, so it broadcasts over (B, C, S, S).</summary>
+    private static string ChannelVector(OnnxGraph g, ReadOnlySpan<float> p, ParameterTensor t) =>
+        g.AddInitializer(t.Name, [t.Count, 1, 1], t.Of(p).ToArray());
+
     public static OnnxGraph Build(VitConfig c, ReadOnlySpan<float> p, OnnxExportOptions o)
     {
         int d = c.Hidden, heads = c.Heads, hd = c.HeadDim, m = c.MlpWidth, grid = c.GridSize, patch = c.Patch;
@@ -32,8 +36,29 @@ internal static class VitOnnxGraph
         string mergedShape = g.Int64s("const.merged_shape", [3], [0, 0, d]);
         string scoreDivisor = g.Scalar("const.sqrt_head_dim", MathF.Sqrt(hd));
 
+        // The hybrid's stem (§3.1): each stage (B, C, S, S) -> (B, C', S/s, S/s) = ReLU(GroupNorm(conv3×3(x))). GroupNorm is
+        // written as PyTorch exports it for opsets before 21: InstanceNormalization over (B, G, C/G·S²), then the
+        // per-channel scale and shift.
+        string map = pixels;
+        for (int i = 0; i < c.StemChannels.Count; i++)
+        {
+            string name = $"patch_embed.backbone.{i}.";
+            int channels = c.StemChannels[i], groups = c.StemGroups, side = c.ImageSize;
+            for (int j = 0; j <= i; j++) side /= c.StemStrides[j];
+            map = g.Node("Conv", name + "conv", [map, Copy(g, p, layout[name + "conv.weight"])],
+                Ints("kernel_shape", 3, 3), Ints("strides", c.StemStrides[i], c.StemStrides[i]), Ints("pads", 1, 1, 1, 1));
+            string grouped = g.Node("Reshape", name + "norm.grouped", [map, g.Int64s($"const.stem{i}_groups_shape", [3], [0, groups, -1])]);
+            grouped = g.Node("InstanceNormalization", name + "norm.normalised",
+                [grouped, g.AddInitializer($"const.stem{i}_ones", [groups], Enumerable.Repeat(1f, groups).ToArray()),
+                 g.AddInitializer($"const.stem{i}_zeros", [groups], new float[groups])], Float("epsilon", (float)VitStem.NormEpsilon));
+            map = g.Node("Reshape", name + "norm.ungrouped", [grouped, g.Int64s($"const.stem{i}_map_shape", [4], [0, channels, side, side])]);
+            map = g.Node("Mul", name + "norm.scaled", [map, ChannelVector(g, p, layout[name + "norm.weight"])]);
+            map = g.Node("Add", name + "norm.shifted", [map, ChannelVector(g, p, layout[name + "norm.bias"])]);
+            map = g.Node("Relu", name + "relu", [map]);
+        }
+
         // (B, C, S, S) -> (B, D, G, G) -> (B, D, G²) -> (B, G², D)   patches · Wpeᵀ + bpe, as a stride-P convolution
-        string x = g.Node("Conv", "patch_embed.proj", [pixels, Copy(g, p, layout["patch_embed.proj.weight"]), Copy(g, p, layout["patch_embed.proj.bias"])],
+        string x = g.Node("Conv", "patch_embed.proj", [map, Copy(g, p, layout["patch_embed.proj.weight"]), Copy(g, p, layout["patch_embed.proj.bias"])],
             Ints("kernel_shape", patch, patch), Ints("strides", patch, patch));
         x = g.Node("Reshape", "patch_embed.flatten", [x, g.Int64s("const.patch_grid_shape", [3], [0, d, grid * grid])]);
         x = g.Node("Transpose", "patch_embed.tokens", [x], Ints("perm", 0, 2, 1));

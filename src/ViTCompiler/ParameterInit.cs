@@ -2,7 +2,7 @@ namespace ViTCompiler;
 
 /// <summary>
 /// Initialises a parameter block the way the paper's JAX code does (timm's "jax" scheme): Xavier-uniform dense
-/// kernels (q, k and v counted separately), LeCun-normal patch projection, N(0, 0.02) position embeddings, a zero
+/// kernels (q, k and v counted separately; a hybrid's stem convolutions with their 3 × 3 receptive field in both fans), LeCun-normal patch projection, N(0, 0.02) position embeddings, a zero
 /// [class] token, a zero head, MLP biases N(0, 1e-6), other biases zero, LayerNorm scale one and shift zero.
 /// </summary>
 public static class ParameterInit
@@ -29,7 +29,10 @@ public static class ParameterInit
             else if (t.Kind == ParameterKind.Norm) v.Fill(n.EndsWith(".weight", StringComparison.Ordinal) ? 1f : 0f);
             else if (t.Kind == ParameterKind.Matrix)
             {
-                int fanOut = t.Shape[0], fanIn = t.Shape[1];
+                // A stem convolution (C_out, C_in, 3, 3) counts its receptive field in both fans, as torch's xavier_uniform_ does.
+                int receptive = 1;
+                for (int d = 2; d < t.Shape.Count; d++) receptive *= t.Shape[d];
+                int fanOut = t.Shape[0] * receptive, fanIn = t.Shape[1] * receptive;
                 if (n.EndsWith("attn.qkv.weight", StringComparison.Ordinal)) fanOut /= 3;
                 double limit = Math.Sqrt(6.0 / (fanIn + fanOut));
                 for (int i = 0; i < v.Length; i++) v[i] = (float)((rng.NextDouble() * 2 - 1) * limit);

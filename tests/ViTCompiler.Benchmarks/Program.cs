@@ -8,6 +8,7 @@ using ViTCompiler.Benchmarks;
 if (args.Length > 0 && args[0] == "primitives") return PrimitivesBenchmarks.Run(args[1..]);
 if (args.Length > 0 && args[0] == "table") return PeerTable.Run(args);
 if (args.Length > 0 && args[0] == "train-table") return PeerTable.RunTraining(args);
+if (args.Length > 0 && args[0] == "time-to-accuracy") return TimeToAccuracy.Run(args);
 if (args.Length > 0 && args[0] == "reference")
 {
     // `reference MODEL [runs]`: the double-precision reference engine's forward time at batch 1.

@@ -17,6 +17,16 @@ public class SelfTestTests
     }
 
     [Fact]
+    public void Selftest_covers_the_hybrid_preset()
+    {
+        JsonElement result = Assert.Single(Cli.Ok("selftest", "--preset", "fashion-mnist-hybrid", "--json").JsonLines);
+        Assert.Equal("fashion-mnist-hybrid", result.GetProperty("preset").GetString());
+        Assert.InRange(result.GetProperty("forward_error").GetDouble(), 0, 2e-5);
+        Assert.InRange(result.GetProperty("gradient_error").GetDouble(), 0, 1e-4);
+        Assert.True(result.GetProperty("passed").GetBoolean());
+    }
+
+    [Fact]
     public void Selftest_rejects_an_unknown_preset()
     {
         CliResult result = Cli.Run("selftest", "--preset", "vit-z99");

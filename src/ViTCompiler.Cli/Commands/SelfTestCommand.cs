@@ -21,7 +21,7 @@ internal static class SelfTestCommand
     {
         var presets = new Option<string[]>("--preset", "-p")
         {
-            Description = "Presets to check (repeatable); default fashion-mnist and vit-ti16.",
+            Description = "Presets to check (repeatable); default fashion-mnist, fashion-mnist-hybrid and vit-ti16.",
             HelpName = "NAME",
             AllowMultipleArgumentsPerToken = true,
         };
@@ -37,7 +37,7 @@ internal static class SelfTestCommand
 
     private static int Run(CliContext context, string[]? names, int? threads, bool json)
     {
-        names = names is { Length: > 0 } ? names : ["fashion-mnist", "vit-ti16"];
+        names = names is { Length: > 0 } ? names : ["fashion-mnist", "fashion-mnist-hybrid", "vit-ti16"];
         bool allPassed = true;
         foreach (string name in names)
         {

@@ -18,7 +18,7 @@ internal sealed class Arguments
           --data DIR         the full data set from DIR (the four IDX files, plain or .gz); implies --full
           --model NAME       hybrid (the paper's hybrid: a convolutional stem, then FashionVit's encoder; the default)
                              or vit (the pure ViT on 4 × 4 pixel patches)
-          --epochs N         passes over the training images (default {Recipe.Epochs})
+          --epochs N         passes over the training images (default {Recipe.Epochs}, with --full {TrainerOptions.FashionMnistFull.Epochs})
           --steps N          stop after N updates instead (for quick checks)
           --batch N          images per update (default {Recipe.BatchSize})
           --accumulate K     split each update's batch into K micro-batches (same update, less memory; default 1)

@@ -29,9 +29,10 @@ try
     (LabeledImages train, LabeledImages test, string source) = LoadData(arguments);
     Console.WriteLine($"Data: {source}: {train.Count:N0} training and {test.Count:N0} test images.");
 
-    // The library's Fashion-MNIST recipe (5 epochs of AdamW, warm-up and cosine decay, light augmentation), with the flags
-    // given on the command line. A resumed run continues with the settings its checkpoint recorded; flags given now win.
-    TrainerOptions recipe = TrainerOptions.FashionMnist with
+    // The library's Fashion-MNIST recipe (AdamW, warm-up and cosine decay, light augmentation; more epochs on the full
+    // split), with the flags given on the command line. A resumed run continues with the settings its checkpoint recorded;
+    // flags given now win.
+    TrainerOptions recipe = (arguments.Full ? TrainerOptions.FashionMnistFull : TrainerOptions.FashionMnist) with
     {
         CheckpointPath = arguments.Checkpoint, MetricsPath = arguments.Metrics, Threads = arguments.Threads,
     };

@@ -146,6 +146,13 @@ public sealed record TrainerOptions
     };
 
     /// <summary>
+    /// <see cref="FashionMnist"/> for the full 60,000-image training split (the FashionMnist sample's <c>--full</c>): the same
+    /// settings for 16 epochs, sized so that the sample's hybrid finishes within 15 minutes on two cores (docs/TRAINING.md
+    /// records what was tried and what each gave).
+    /// </summary>
+    public static TrainerOptions FashionMnistFull { get; } = FashionMnist with { Epochs = 16 };
+
+    /// <summary>
     /// The paper's fine-tuning recipe (§3.2, appendix B.1.1): SGD with momentum 0.9, no weight decay, cosine decay,
     /// clipping at 1, for <paramref name="steps"/> updates at peak rate <paramref name="learningRate"/>.
     /// </summary>

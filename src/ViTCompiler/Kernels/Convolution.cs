@@ -21,6 +21,10 @@ public static unsafe class Convolution
         public float* Input, Output;
         public int Channels, Size, Kernel, Stride, Padding;
         public bool ChannelsLast;
+
+        /// <summary>Where element (channel, row, column) of one image's map is: NCHW or NHWC.</summary>
+        public readonly (long Channel, long Row, long Column) Strides =>
+            ChannelsLast ? (1, (long)Size * Channels, Channels) : ((long)Size * Size, Size, 1);
     }
 
     /// <summary>Output side of a convolution: (S + 2p − k) / s + 1.</summary>
@@ -42,10 +46,9 @@ public static unsafe class Convolution
     {
         MapJob* j = (MapJob*)context;
         int c = j->Channels, s = j->Size, k = j->Kernel, o = OutputSize(s, k, j->Stride, j->Padding), width = c * k * k;
-        long mapFloats = (long)c * s * s;
-        float* map = j->Input + b * mapFloats;
+        float* map = j->Input + b * (long)c * s * s;
         float* rows = j->Output + (long)b * o * o * width;
-        long channelStride = j->ChannelsLast ? 1 : (long)s * s, rowStride = j->ChannelsLast ? (long)s * c : s, columnStride = j->ChannelsLast ? c : 1;
+        (long channelStride, long rowStride, long columnStride) = j->Strides;
         for (int oy = 0; oy < o; oy++)
             for (int ox = 0; ox < o; ox++)
             {
@@ -80,11 +83,10 @@ public static unsafe class Convolution
     {
         MapJob* j = (MapJob*)context;
         int c = j->Channels, s = j->Size, k = j->Kernel, o = OutputSize(s, k, j->Stride, j->Padding), width = c * k * k;
-        long mapFloats = (long)c * s * s;
-        float* map = j->Output + b * mapFloats;
-        new Span<float>(map, (int)mapFloats).Clear();
+        float* map = j->Output + b * (long)c * s * s;
+        new Span<float>(map, c * s * s).Clear();
         float* rows = j->Input + (long)b * o * o * width;
-        long channelStride = j->ChannelsLast ? 1 : (long)s * s, rowStride = j->ChannelsLast ? (long)s * c : s, columnStride = j->ChannelsLast ? c : 1;
+        (long channelStride, long rowStride, long columnStride) = j->Strides;
         for (int oy = 0; oy < o; oy++)
             for (int ox = 0; ox < o; ox++)
             {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using ViTCompiler.Cli;
 using ViTCompiler.Reference;
 
 namespace ViTCompiler.Benchmarks;
@@ -50,7 +51,7 @@ public static class PeerTable
                 if (name == "ti16" && batch == 1)
                 {
                     var reference = new ReferenceVitModel(model.Config, seed: 1);
-                    rows.Add(Time(name, batch, "reference engine (double)", 3, () => reference.Forward(pixels, batch, logits)));
+                    rows.Add(Time(name, batch, "reference engine (double)", 3, () => reference.Forward(pixels, batch, logits), maxWarmupSeconds: 5));
                 }
                 Console.Error.WriteLine($"  measured {name} batch {batch}");
             }
@@ -94,12 +95,14 @@ public static class PeerTable
 
     private static IEnumerable<Row> Interleaved(string model, int batch, int runs, params (string Engine, Action Run)[] engines)
     {
-        // Warm-up, at least three runs and two seconds per engine: JIT tiering (a method is recompiled optimised after
-        // 30 calls and a short delay), weight packing, ORT's first-run allocations.
+        // Warm-up per engine: until the JIT has tiered up what the run calls (TieredWarmup: Tier-1 needs 30 calls of a
+        // method, and the forward pass is called once per run), and at least two seconds for weight packing and ORT's
+        // first-run allocations.
         foreach (var e in engines)
         {
             var clock = Stopwatch.StartNew();
-            for (int i = 0; i < 3 || clock.ElapsedMilliseconds < 2000; i++) e.Run();
+            TieredWarmup.Run(e.Run, minRuns: 3);
+            while (clock.ElapsedMilliseconds < 2000) e.Run();
         }
         var times = engines.Select(_ => new List<double>()).ToArray();
         for (int r = 0; r < runs; r++)
@@ -119,9 +122,11 @@ public static class PeerTable
         }
     }
 
-    private static Row Time(string model, int batch, string engine, int runs, Action run)
+    private static Row Time(string model, int batch, string engine, int runs, Action run, double maxWarmupSeconds = 20)
     {
-        run(); run(); // warm-up: JIT, packing, ORT's first-run allocations
+        // Warm-up until tiered (TieredWarmup): with two warm-up steps, as this had, the training step was timed in
+        // Tier-0 code and read 924 images/s where the trainer, thousands of steps in, ran 1,450-1,900.
+        TieredWarmup.Run(run, minRuns: 2, maxWarmupSeconds);
         var times = new List<double>();
         for (int i = 0; i < runs; i++)
         {

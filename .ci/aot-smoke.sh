@@ -35,6 +35,41 @@ expect() { # expect PATTERN TEXT: the text must contain the pattern (grep -E)
   grep -Eq -- "$1" <<<"$2" || fail "expected /$1/ in: $2"
 }
 
+# One publish, two binaries (docs/PERFORMANCE.md, "Instruction-set variants"): vit (x86-64-v3) runs vit-x86-64-v4 on
+# CPUs with AVX-512. Which one the CPU calls for is read here from the kernel's flags, independently of vit's CPUID code.
+if [ $# -eq 0 ]; then
+  [ -x "$out/vit-x86-64-v4" ] || fail "the default publish did not produce $out/vit-x86-64-v4"
+  expected=x86-64-v3
+  flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
+  if grep -qw avx512f <<<"$flags" && grep -qw avx512cd <<<"$flags" && grep -qw avx512bw <<<"$flags" \
+     && grep -qw avx512dq <<<"$flags" && grep -qw avx512vl <<<"$flags"; then expected=x86-64-v4; fi
+  variant=$("$vit" info --preset fashion-mnist --json)
+  expect "\"variant\":\"$expected\"" "$variant"
+  [ "$expected" = x86-64-v4 ] && expect '"isa":"Vector512"' "$variant"
+  "$vit" info --preset fashion-mnist | grep variant
+  # Both variants against the reference engine; the forced one must say it was forced.
+  "$vit" selftest || fail "vit selftest failed in the $expected variant"
+  forced=$(VIT_ISA=avx2 "$vit" info --preset fashion-mnist --json)
+  expect '"variant":"x86-64-v3"' "$forced"
+  expect 'VIT_ISA=avx2 forces it' "$forced"
+  expect '"isa":"Vector256"' "$forced"
+  VIT_ISA=avx2 "$vit" selftest || fail "vit selftest failed with VIT_ISA=avx2"
+  set +e
+  VIT_ISA=sse2 "$vit" info --preset fashion-mnist 2>"$work/stderr"
+  code=$?
+  set -e
+  [ "$code" -eq 1 ] || fail "an unknown VIT_ISA should give exit code 1, got $code"
+  expect 'VIT_ISA=sse2 is not a variant' "$(cat "$work/stderr")"
+  if [ "$expected" = x86-64-v3 ]; then
+    set +e
+    VIT_ISA=avx512 "$vit" info --preset fashion-mnist 2>"$work/stderr"
+    code=$?
+    set -e
+    [ "$code" -eq 1 ] || fail "VIT_ISA=avx512 on a CPU without AVX-512 should give exit code 1, got $code"
+    expect 'lacks AVX-512' "$(cat "$work/stderr")"
+  fi
+fi
+
 # A compiled preset: its numbers, and the engine NativeAOT chose.
 "$vit" info --preset vit-b16
 info=$("$vit" info --preset vit-b16 --json)

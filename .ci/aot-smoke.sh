@@ -134,6 +134,26 @@ set -e
 [ "$code" -eq 1 ] || fail "an unknown preset should give exit code 1, got $code"
 expect 'Presets: vit-ti16' "$(cat "$work/stderr")"
 
+# One copy of the weights when classifying (CompiledVit.InferenceOnly): ViT-B/16's peak resident size must stay within
+# 1.2 × its weights plus one image's activations (the issue measured 687 MiB, both copies, before).
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq time >/dev/null
+fi
+if [ -x /usr/bin/time ]; then
+  "$vit" init "$work/b16.safetensors" --preset vit-b16 --to timm >/dev/null
+  b16=$("$vit" info --preset vit-b16 --json)
+  weights=$(grep -o '"parameter_bytes":[0-9]*' <<<"$b16" | cut -d: -f2)
+  activations=$(grep -o '"activation_bytes_per_image":[0-9]*' <<<"$b16" | cut -d: -f2)
+  /usr/bin/time -v "$vit" classify "$fixtures/disc.jpg" --weights "$work/b16.safetensors" --top 1 2>"$work/time.txt" >/dev/null
+  peak_kib=$(grep 'Maximum resident set size' "$work/time.txt" | grep -o '[0-9]*$')
+  limit_kib=$(( (weights * 12 / 10 + activations) / 1024 ))
+  echo "aot-smoke: vit classify with ViT-B/16 peaked at $((peak_kib / 1024)) MiB (limit $((limit_kib / 1024)) MiB = 1.2 × $((weights / 1048576)) MiB weights + activations)"
+  [ "$peak_kib" -le "$limit_kib" ] || fail "vit classify with ViT-B/16 peaked at $peak_kib KiB, over $limit_kib KiB"
+  rm -f "$work/b16.safetensors"
+else
+  echo "aot-smoke: /usr/bin/time missing (Debian: apt-get install time); the memory check is skipped"
+fi
+
 bench=$("$vit" bench --preset fashion-mnist --batch 8 --runs 3 --json)
 echo "$bench"
 expect '"median_ms":' "$bench"

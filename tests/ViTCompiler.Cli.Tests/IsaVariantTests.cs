@@ -25,8 +25,8 @@ public class IsaVariantTests
     {
         Assert.True(Zen5.SupportsV4);
         Assert.False(Zen3.SupportsV4);
-        Assert.Equal(["F", "CD", "BW", "DQ", "VL"], Zen3.MissingAvx512);
-        Assert.Equal(["BW", "DQ", "VL"], KnightsLanding.MissingAvx512);
+        Assert.Equal(new[] { "F", "CD", "BW", "DQ", "VL" }, Zen3.MissingAvx512);
+        Assert.Equal(new[] { "BW", "DQ", "VL" }, KnightsLanding.MissingAvx512);
         Assert.False((Zen5 with { Xcr0 = Xcr0Avx }).SupportsV4);            // an OS that does not save ZMM registers
         Assert.False((Zen5 with { Leaf1Ecx = Avx | Fma }).SupportsV4);       // no OSXSAVE: no extended state at all
         // Without XCR0 (kernels before 5.16), the size of the enabled XSAVE area decides: Hi16_ZMM ends at byte 2688.

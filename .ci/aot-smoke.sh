@@ -35,6 +35,12 @@ expect() { # expect PATTERN TEXT: the text must contain the pattern (grep -E)
   grep -Eq -- "$1" <<<"$2" || fail "expected /$1/ in: $2"
 }
 
+exit_code() { # exit_code COMMAND…: runs it with stderr to $work/stderr, prints its exit status
+  local status=0
+  "$@" >/dev/null 2>"$work/stderr" || status=$?
+  echo "$status"
+}
+
 # One publish, two binaries (docs/PERFORMANCE.md, "Instruction-set variants"): vit (x86-64-v3) runs vit-x86-64-v4 on
 # CPUs with AVX-512. Which one the CPU calls for is read here from the kernel's flags, independently of vit's CPUID code.
 if [ $# -eq 0 ]; then
@@ -54,17 +60,11 @@ if [ $# -eq 0 ]; then
   expect 'VIT_ISA=avx2 forces it' "$forced"
   expect '"isa":"Vector256"' "$forced"
   VIT_ISA=avx2 "$vit" selftest || fail "vit selftest failed with VIT_ISA=avx2"
-  set +e
-  VIT_ISA=sse2 "$vit" info --preset fashion-mnist 2>"$work/stderr"
-  code=$?
-  set -e
+  code=$(exit_code env VIT_ISA=sse2 "$vit" info --preset fashion-mnist)
   [ "$code" -eq 1 ] || fail "an unknown VIT_ISA should give exit code 1, got $code"
   expect 'VIT_ISA=sse2 is not a variant' "$(cat "$work/stderr")"
   if [ "$expected" = x86-64-v3 ]; then
-    set +e
-    VIT_ISA=avx512 "$vit" info --preset fashion-mnist 2>"$work/stderr"
-    code=$?
-    set -e
+    code=$(exit_code env VIT_ISA=avx512 "$vit" info --preset fashion-mnist)
     [ "$code" -eq 1 ] || fail "VIT_ISA=avx512 on a CPU without AVX-512 should give exit code 1, got $code"
     expect 'lacks AVX-512' "$(cat "$work/stderr")"
   fi

@@ -78,6 +78,10 @@ internal sealed class ImageUploads
                 bool tooLarge = e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase);
                 throw tooLarge ? ServeProblem.TooLarge($"The upload is above a limit: {e.Message}") : ServeProblem.BadRequest($"The multipart body is malformed: {e.Message}");
             }
+            catch (IOException e) when (e is not BadHttpRequestException && !request.HttpContext.RequestAborted.IsCancellationRequested)
+            {
+                throw ServeProblem.BadRequest($"The multipart body is malformed or cut short: {e.Message}");
+            }
             IFormFile file = form.Files.Count > 0 ? form.Files[0] : throw ServeProblem.BadRequest("The multipart/form-data upload holds no file; add the image as a file field.");
             if (file.Length > _options.MaxBodyBytes)
                 throw ServeProblem.TooLarge($"The file is {file.Length:N0} bytes, above the limit of {_options.MaxBodyBytes:N0}.");

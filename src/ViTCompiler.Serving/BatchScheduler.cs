@@ -25,8 +25,8 @@ internal sealed class BatchJob(float[] pixels, bool explain, CancellationToken c
 internal sealed record BatchResult(float[] Logits, float[]? Attention, int BatchSize, double QueueSeconds);
 
 /// <summary>
-/// Dynamic batching: decoded images wait in a bounded queue; one loop takes the first, waits up to
-/// <see cref="ServeOptions.MaxWaitMs"/> for more (up to <see cref="ServeOptions.MaxBatch"/>), runs them as one forward
+/// Dynamic batching: decoded images wait in a bounded queue; one loop takes what is queued and, while other uploads are
+/// still being decoded, waits up to <see cref="ServeOptions.MaxWaitMs"/> for more (up to <see cref="ServeOptions.MaxBatch"/>), runs them as one forward
 /// pass, and hands each caller its own row. The model is only ever called from this loop, so it needs no locking.
 /// Images that want attention maps run in a pass of their own, which captures them (it costs layers × heads × tokens²
 /// floats per image).
@@ -93,6 +93,8 @@ internal sealed class BatchScheduler
                         batch.Add(more);
                         continue;
                     }
+                    // Wait only while an upload is on its way: a lone client's request runs at once instead of idling.
+                    if (_metrics.Decoding == 0) break;
                     TimeSpan left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), until);
                     if (left <= TimeSpan.Zero) break;
                     using var wait = new CancellationTokenSource(left);

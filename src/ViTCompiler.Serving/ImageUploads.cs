@@ -15,10 +15,12 @@ internal sealed class ImageUploads
     private readonly ServeOptions _options;
     private readonly ImageLoader _loader;
     private readonly SemaphoreSlim _slots;
+    private readonly ServeMetrics _metrics;
 
-    public ImageUploads(ServedModel model, ServeOptions options)
+    public ImageUploads(ServedModel model, ServeOptions options, ServeMetrics metrics)
     {
         _options = options;
+        _metrics = metrics;
         // No extension to check (an upload has no trustworthy name); the limits are the service's.
         _loader = new ImageLoader(model.Preprocessing with { MaxPixels = options.MaxPixels, MaxFileBytes = options.MaxBodyBytes, AllowExtensionMismatch = true });
         _slots = new SemaphoreSlim(options.DecodeSlots, options.DecodeSlots);
@@ -32,6 +34,19 @@ internal sealed class ImageUploads
     {
         if (request.ContentLength > _options.MaxBodyBytes)
             throw ServeProblem.TooLarge($"The body is {request.ContentLength:N0} bytes, above the limit of {_options.MaxBodyBytes:N0}.");
+        _metrics.DecodeStarted();
+        try
+        {
+            return await DecodeInSlotAsync(request, deadline).ConfigureAwait(false);
+        }
+        finally
+        {
+            _metrics.DecodeFinished();
+        }
+    }
+
+    private async Task<float[]> DecodeInSlotAsync(HttpRequest request, CancellationToken deadline)
+    {
         try
         {
             await _slots.WaitAsync(deadline).ConfigureAwait(false);

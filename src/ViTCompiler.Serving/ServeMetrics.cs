@@ -22,10 +22,13 @@ public sealed class ServeMetrics
     private readonly ConcurrentDictionary<string, Histogram> _latency = new(StringComparer.Ordinal);
     private readonly Histogram _batchSize = new(s_batchBuckets);
     private readonly Histogram _forwardSeconds = new(s_latencyBuckets);
-    private long _queueDepth, _forwardCalls, _images, _inFlight;
+    private long _queueDepth, _forwardCalls, _images, _inFlight, _decoding;
 
     /// <summary>Images decoded and waiting for a forward pass.</summary>
     public long QueueDepth => Interlocked.Read(ref _queueDepth);
+
+    /// <summary>Uploads being read or decoded (or waiting for a decode slot): images that may join the next batch.</summary>
+    public long Decoding => Interlocked.Read(ref _decoding);
 
     /// <summary>Forward passes run so far.</summary>
     public long ForwardCalls => Interlocked.Read(ref _forwardCalls);
@@ -50,6 +53,10 @@ public sealed class ServeMetrics
         Interlocked.Increment(ref box.Value);
         _latency.GetOrAdd(route, static _ => new Histogram(s_latencyBuckets)).Observe(seconds);
     }
+
+    internal void DecodeStarted() => Interlocked.Increment(ref _decoding);
+
+    internal void DecodeFinished() => Interlocked.Decrement(ref _decoding);
 
     internal void Queued() => Interlocked.Increment(ref _queueDepth);
 
@@ -78,6 +85,7 @@ public sealed class ServeMetrics
         text.Append("# HELP vit_forward_seconds Time of one batched forward pass.\n# TYPE vit_forward_seconds histogram\n");
         _forwardSeconds.Write(text, "vit_forward_seconds", "");
         text.Append(CultureInfo.InvariantCulture, $"# HELP vit_queue_depth Decoded images waiting for a forward pass.\n# TYPE vit_queue_depth gauge\nvit_queue_depth {QueueDepth}\n");
+        text.Append(CultureInfo.InvariantCulture, $"# HELP vit_uploads_decoding Uploads being read or decoded.\n# TYPE vit_uploads_decoding gauge\nvit_uploads_decoding {Decoding}\n");
         text.Append(CultureInfo.InvariantCulture, $"# HELP vit_requests_in_flight Requests being answered.\n# TYPE vit_requests_in_flight gauge\nvit_requests_in_flight {InFlight}\n");
         text.Append(CultureInfo.InvariantCulture, $"# HELP vit_images_total Images classified or explained.\n# TYPE vit_images_total counter\nvit_images_total {Images}\n");
         return text.ToString();

@@ -85,7 +85,7 @@ public sealed class VitServer : IAsyncDisposable
 
         WebApplication app = builder.Build();
         var metrics = new ServeMetrics();
-        var state = new ServiceState(model, options, new ImageUploads(model, options), new BatchScheduler(model.Model, options, metrics), metrics, DateTimeOffset.UtcNow);
+        var state = new ServiceState(model, options, new ImageUploads(model, options, metrics), new BatchScheduler(model.Model, options, metrics), metrics, DateTimeOffset.UtcNow);
         app.Use((context, next) => Guard(context, next, state, log));
         app.UseStatusCodePages(WriteStatusProblem);
         if (options.ApiKey is string key) app.Use((context, next) => RequireKey(context, next, key));

@@ -48,13 +48,13 @@ public sealed class BatchingTests
         GatedModel model = TestModels.Fashion();
         var options = new ServeOptions { MaxBatch = 5, MaxWaitMs = 200 };
         var scheduler = new BatchScheduler(model, options, new ServeMetrics());
-        scheduler.Start();
         int perImage = model.Config.PixelsPerImage;
         var random = new Random(21);
-        // 7 odd images: batches of 5 and 2 (the wait is long enough for all to arrive, the batch limit splits them).
+        // 7 odd images, all queued before the loop starts: batches of 5 and 2 (the batch limit splits them).
         float[][] inputs = Enumerable.Range(0, 7).Select(_ => Enumerable.Range(0, perImage).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray()).ToArray();
         BatchJob[] jobs = inputs.Select(p => new BatchJob(p, explain: false, CancellationToken.None)).ToArray();
         foreach (BatchJob job in jobs) Assert.True(scheduler.TryEnqueue(job));
+        scheduler.Start();
         BatchResult[] results = await Task.WhenAll(jobs.Select(j => j.Done.Task));
         await scheduler.CompleteAsync();
 
@@ -94,6 +94,17 @@ public sealed class BatchingTests
         using HttpResponseMessage after = await server.PostAsync("/v1/classify", TestModels.NoisePng(4));
         Assert.True(after.StatusCode == HttpStatusCode.OK, await after.Content.ReadAsStringAsync());
         Assert.Equal(2, server.Model.ForwardCalls);
+    }
+
+    [Fact]
+    public async Task A_lone_request_does_not_wait_for_a_batch_that_nobody_is_sending()
+    {
+        await using Running server = await Running.StartAsync(new ServeOptions { MaxBatch = 16, MaxWaitMs = 10_000 });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using HttpResponseMessage answer = await server.PostAsync("/v1/classify", TestModels.NoisePng(5));
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        // Nothing else was being uploaded, so the batch ran at once rather than after the 10 s wait.
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"took {clock.Elapsed}");
     }
 
     internal static async Task WaitFor(Func<bool> condition, string what)

@@ -119,7 +119,7 @@ exec 3<>"/dev/tcp/127.0.0.1/$port"
     "$(stat -c %s "$fixtures/bar.png")"; cat "$fixtures/bar.png"; } >&3
 served=$(cat <&3)
 exec 3<&-
-echo "$served" | tail -1
+grep -a '"top"' <<<"$served"
 expect 'HTTP/1.1 200 OK' "$served"
 expect '"top":\[\{"index":[0-9],"label":"(T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)"' "$served"
 kill -TERM "$server"

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -46,7 +45,7 @@ public sealed class ErrorTests
         await ExpectProblem(await server.PostAsync("/v1/explain", damaged), HttpStatusCode.UnprocessableEntity, "");
 
         // 422 before decoding: a valid PNG header claiming 30000 × 30000 pixels (its data could never hold them).
-        await ExpectProblem(await server.PostAsync("/v1/classify", ClaimSize(good, 30_000, 30_000)), HttpStatusCode.UnprocessableEntity, "not decoded");
+        await ExpectProblem(await server.PostAsync("/v1/classify", ViTCompiler.Tests.Imaging.TestImages.PngClaiming(30_000, 30_000, good)), HttpStatusCode.UnprocessableEntity, "not decoded");
 
         // 400: a bad query; 404: unknown route; 405: wrong method (with Allow).
         await ExpectProblem(await server.PostAsync("/v1/classify?top=0", good), HttpStatusCode.BadRequest, "top must be");
@@ -82,27 +81,5 @@ public sealed class ErrorTests
         // 28 × 28 = 784 pixels, above 700: refused from the header.
         await ExpectProblem(await server.PostAsync("/v1/classify", TestModels.NoisePng(1)), HttpStatusCode.UnprocessableEntity, "784 pixels");
         Assert.Equal(HttpStatusCode.OK, (await server.PostAsync("/v1/classify", TestModels.NoisePng(1, 20, 20))).StatusCode);
-    }
-
-    /// <summary><paramref name="png"/> with its IHDR width and height replaced (and its checksum recomputed).</summary>
-    internal static byte[] ClaimSize(byte[] png, int width, int height)
-    {
-        byte[] copy = (byte[])png.Clone();
-        // Signature (8), IHDR length (4), "IHDR" (4), then width and height; the CRC covers type + 13 data bytes.
-        BinaryPrimitives.WriteInt32BigEndian(copy.AsSpan(16), width);
-        BinaryPrimitives.WriteInt32BigEndian(copy.AsSpan(20), height);
-        BinaryPrimitives.WriteUInt32BigEndian(copy.AsSpan(29), Crc32(copy.AsSpan(12, 17)));
-        return copy;
-    }
-
-    private static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in data)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
-        }
-        return ~crc;
     }
 }

@@ -2,7 +2,6 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using FashionMnistSample;
 using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 using ViTCompiler.Data;
 using ViTCompiler.Imaging;
@@ -91,12 +90,7 @@ internal static class TestModels
         return Encode(image);
     }
 
-    private static byte[] Encode(Image image)
-    {
-        var bytes = new MemoryStream();
-        image.Save(bytes, new PngEncoder());
-        return bytes.ToArray();
-    }
+    private static byte[] Encode(Image image) => ViTCompiler.Tests.Imaging.TestImages.Encode(image, ".png");
 
     /// <summary>The model's own answer for one image, loaded as the server loads it, run alone (batch of 1).</summary>
     public static float[] SingleForward(IVitClassifier model, byte[] png)

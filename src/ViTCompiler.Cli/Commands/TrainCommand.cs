@@ -20,6 +20,7 @@ internal static class TrainCommand
         var epochs = new Option<int?>("--epochs", "-e") { Description = $"Passes over the training data (default {recipe.Epochs}).", HelpName = "N" };
         var steps = new Option<long?>("--steps") { Description = "Train exactly this many updates instead (overrides --epochs).", HelpName = "N" };
         var batch = new Option<int?>("--batch", "-b") { Description = $"Images per update (default {recipe.BatchSize}).", HelpName = "N" };
+        var accumulate = new Option<int?>("--accumulate") { Description = "Split each update's batch into K micro-batches: the same update in less memory (default 1).", HelpName = "K" };
         var lr = new Option<float?>("--lr") { Description = string.Create(CultureInfo.InvariantCulture, $"Peak learning rate (default {recipe.LearningRate}; AdamW, cosine decay after a short warm-up)."), HelpName = "RATE" };
         var optimizer = new Option<string>("--optimizer") { Description = "adamw (default) or sgd (momentum 0.9, no weight decay: the paper's fine-tuning).", HelpName = "NAME" };
         optimizer.AcceptOnlyFromAmong("adamw", "sgd");
@@ -33,7 +34,7 @@ internal static class TrainCommand
         Option<bool> json = CommonOptions.Json();
         var command = new Command("train", "Train a compiled preset on Fashion-MNIST-style IDX files or an image folder; checkpoints resume exactly.")
         {
-            data, test, preset, epochs, steps, batch, lr, optimizer, seed, output, resume, metrics, normalize, threads, json,
+            data, test, preset, epochs, steps, batch, accumulate, lr, optimizer, seed, output, resume, metrics, normalize, threads, json,
         };
         command.SetAction(parse => context.Run(() =>
         {
@@ -57,6 +58,7 @@ internal static class TrainCommand
                 Epochs = parse.GetValue(epochs) is int passes ? CommonOptions.Positive(passes, "--epochs") : null,
                 MaxSteps = parse.GetValue(steps) is long updates ? (updates > 0 ? updates : throw CliException.Usage($"--steps must be a positive number (got {updates}).")) : null,
                 BatchSize = parse.GetValue(batch) is int images ? CommonOptions.Positive(images, "--batch") : null,
+                Accumulate = parse.GetValue(accumulate) is int parts ? CommonOptions.Positive(parts, "--accumulate") : null,
                 LearningRate = parse.GetValue(lr) is float rate ? (rate > 0 && float.IsFinite(rate) ? rate : throw CliException.Usage($"--lr must be a positive number (got {rate}).")) : null,
                 Optimizer = optimizerKind,
                 Seed = parse.GetValue(seed),

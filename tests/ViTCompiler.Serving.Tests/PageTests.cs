@@ -17,7 +17,9 @@ public sealed class PageTests(ITestOutputHelper output)
     public async Task The_page_classifies_an_uploaded_image_as_the_api_does()
     {
         Skip.IfNot(File.Exists(Chromium), $"{Chromium} is not installed (apt-get install chromium): the browser test of the page was skipped.");
-        await using Running server = await Running.StartAsync();
+        // VIT_SERVE_PAGE_WEIGHTS: a trained Fashion-MNIST model for the documentation's screenshot (vit train … --out FILE).
+        string? trained = Environment.GetEnvironmentVariable("VIT_SERVE_PAGE_WEIGHTS");
+        await using Running server = await Running.StartAsync(model: TestModels.Fashion(string.IsNullOrEmpty(trained) ? null : trained));
         string folder = Path.Combine(AppContext.BaseDirectory, "serve-page");
         Directory.CreateDirectory(folder);
         string upload = Path.Combine(folder, "fashion-0.png");

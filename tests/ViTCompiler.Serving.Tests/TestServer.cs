@@ -55,13 +55,18 @@ internal sealed class GatedModel(IVitClassifier inner) : IVitClassifier
 /// <summary>The served model (the Fashion-MNIST sample's FashionVit) and test images.</summary>
 internal static class TestModels
 {
-    /// <summary>FashionVit with a random head (an initialised head is zero: every class equally likely), so answers differ between images.</summary>
-    public static GatedModel Fashion()
+    /// <summary>
+    /// FashionVit with a random head (an initialised head is zero: every class equally likely), so answers differ between
+    /// images; or, given <paramref name="weights"/>, a trained one (for the documentation's screenshot).
+    /// </summary>
+    public static GatedModel Fashion(string? weights = null)
     {
         var model = new FashionVit(seed: 3);
         var random = new Random(11);
-        using (ParameterEdit edit = model.EditParameters())
+        if (weights is not null) ViTCompiler.IO.Weights.Load(weights, model);
+        else
         {
+            using ParameterEdit edit = model.EditParameters();
             foreach (string name in new[] { "head.weight", "head.bias" })
                 foreach (ref float v in edit[model.Config.Layout[name]]) v = (float)(random.NextDouble() * 2 - 1);
         }

@@ -128,6 +128,6 @@ wait "$server"
 code=$?
 set -e
 [ "$code" -eq 0 ] || fail "vit serve should exit 0 after SIGTERM, got $code: $(cat "$work/serve.err")"
-expect 'stopped after 1 images' "$(cat "$work/serve.out")"
+expect 'stopped; 1 image\(s\) in 1 forward pass' "$(cat "$work/serve.out")"
 
 echo "aot-smoke: all checks passed ($vit, $size bytes)"

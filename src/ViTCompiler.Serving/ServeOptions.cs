@@ -29,7 +29,7 @@ public sealed record ServeOptions
     /// <summary>Per-request deadline in milliseconds, from arrival to answer; a request past it gets 503.</summary>
     public int TimeoutMs { get; init; } = 30_000;
 
-    /// <summary>Largest request body; larger gets 413.</summary>
+    /// <summary>Largest request body (at most 1 GiB); larger gets 413.</summary>
     public long MaxBodyBytes { get; init; } = DefaultMaxBodyBytes;
 
     /// <summary>Most pixels an image's header may declare; more gets 422 before anything is decoded.</summary>
@@ -62,7 +62,7 @@ public sealed record ServeOptions
         if (MaxWaitMs is < 0 or > 10_000) throw new ArgumentException($"The batch wait must be between 0 and 10000 ms; got {MaxWaitMs}.");
         if (QueueCapacity < 1) throw new ArgumentException($"The queue must hold at least 1 image; got {QueueCapacity}.");
         if (TimeoutMs < 1) throw new ArgumentException($"The request timeout must be positive; got {TimeoutMs} ms.");
-        if (MaxBodyBytes < 1) throw new ArgumentException($"The body limit must be positive; got {MaxBodyBytes}.");
+        if (MaxBodyBytes is < 1 or > 1L << 30) throw new ArgumentException($"The body limit must be between 1 byte and 1 GiB; got {MaxBodyBytes:N0}.");
         if (MaxPixels < 1) throw new ArgumentException($"The pixel limit must be positive; got {MaxPixels}.");
         if (DecodeSlots < 1) throw new ArgumentException($"There must be at least one decode slot; got {DecodeSlots}.");
         if (ApiKey is { Length: < 16 }) throw new ArgumentException("The API key is shorter than 16 characters; use a long random one (e.g. `openssl rand -hex 24`).");

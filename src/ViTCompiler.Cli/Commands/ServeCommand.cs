@@ -77,7 +77,7 @@ internal static class ServeCommand
         {
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
-        context.Output.WriteLine($"vit: stopped after {server.Metrics.Images:N0} images in {server.Metrics.ForwardCalls:N0} forward passes");
+        context.Output.WriteLine($"vit: stopped; {server.Metrics.Images:N0} image(s) in {server.Metrics.ForwardCalls:N0} forward pass(es)");
         return ExitCodes.Ok;
     }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Publishes the vit CLI as a NativeAOT binary and runs it on things it makes itself: the compiled ViT-B/16's numbers,
 # a few training steps on the shipped Fashion-MNIST split, evaluation, classification of PNG, JPEG, TIFF (EXIF tags)
-# and PGM images, pictures (explain, inspect), conversion to HuggingFace's format, a short benchmark and an ONNX export.
+# and PGM images, pictures (explain, inspect), conversion to HuggingFace's format, a short benchmark, an ONNX export
+# and one request to `vit serve` followed by SIGTERM.
 # Any failure exits non-zero.
 #
 # Needs: the .NET SDK, NuGet (the NativeAOT compiler package), and a C toolchain for the final link, which
@@ -160,5 +161,28 @@ expect '"median_ms":' "$bench"
 
 "$vit" export-onnx "$work/fashion.onnx" --weights "$work/fashion.safetensors"
 [ -s "$work/fashion.onnx" ] || fail "no ONNX file"
+
+# vit serve (Kestrel in the NativeAOT binary): a free loopback port, one classification over plain bash /dev/tcp (no
+# curl needed), then SIGTERM: a graceful stop must exit 0.
+"$vit" serve --weights "$work/fashion.safetensors" --port 0 >"$work/serve.out" 2>"$work/serve.err" &
+server=$!
+for _ in $(seq 300); do grep -q 'http://127\.0\.0\.1:' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+port=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/serve.out" | head -1 | sed 's/.*://')
+[ -n "$port" ] || { kill "$server" 2>/dev/null; fail "vit serve printed no address: $(cat "$work/serve.out" "$work/serve.err")"; }
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+{ printf 'POST /v1/classify?top=3 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' \
+    "$(stat -c %s "$fixtures/bar.png")"; cat "$fixtures/bar.png"; } >&3
+served=$(cat <&3)
+exec 3<&-
+grep -a '"top"' <<<"$served"
+expect 'HTTP/1.1 200 OK' "$served"
+expect '"top":\[\{"index":[0-9],"label":"(T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)"' "$served"
+kill -TERM "$server"
+set +e
+wait "$server"
+code=$?
+set -e
+[ "$code" -eq 0 ] || fail "vit serve should exit 0 after SIGTERM, got $code: $(cat "$work/serve.err")"
+expect 'stopped; 1 image\(s\) in 1 forward pass' "$(cat "$work/serve.out")"
 
 echo "aot-smoke: all checks passed ($vit, $size bytes)"

@@ -6,6 +6,8 @@ using ViTCompiler.Cli;
 
 // `dotnet run -c Release --project tests/ViTCompiler.Benchmarks -- quick [model] [batch]` prints medians without
 // BenchmarkDotNet (seconds instead of minutes); anything else goes to BenchmarkDotNet's switcher.
+// `serve-load [--vit PATH] [--models ...] [--clients 1,8,32,128] [--requests N] [--seconds S]`: load on `vit serve` (docs/SERVE.md).
+if (args.Length > 0 && args[0] == "serve-load") return ServeLoad.Run(args[1..]);
 if (args.Length > 0 && args[0] == "primitives") return PrimitivesBenchmarks.Run(args[1..]);
 if (args.Length > 0 && args[0] == "table") return PeerTable.Run(args);
 if (args.Length > 0 && args[0] == "train-table") return PeerTable.RunTraining(args);

@@ -81,6 +81,7 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
         o.WriteLine($"  activations    {Bytes(ActivationBytesPerImage)} per image (inference workspace)");
         o.WriteLine($"  engine         {(Compiled is null ? "reference (double precision, unoptimised; no compiled model matches)" : $"generated ({Compiled.ClassName}), {Isa.Name} kernels")}");
         o.WriteLine($"  CPU            {Isa.CpuFeatures}; {Isa.Runtime}; {CompiledVit.MaxThreads} threads");
+        o.WriteLine($"  variant        {IsaVariants.Current.Variant}: {IsaVariants.Current.Reason}");
     }
 
     public InfoJson ToJson()
@@ -90,6 +91,7 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
             c.HasClassToken ? "class_token" : "mean", c.LayerNormEpsilon, c.QkvBias, c.Tokens, c.ParameterCount, c.MacsPerImage,
             c.FlopsPerImage, ParameterBytes, ActivationBytesPerImage, Compiled is null ? "reference" : "generated", Compiled?.ClassName,
             Compiled is null ? "scalar" : Isa.Name, Isa.Features, Isa.Runtime, CompiledVit.MaxThreads,
+            IsaVariants.Current.Variant, IsaVariants.Current.Reason,
             c.HasStem ? [.. c.StemChannels] : null, c.HasStem ? [.. c.StemStrides] : null, c.HasStem ? c.StemGroups : null);
     }
 

@@ -14,6 +14,10 @@ internal sealed record TrainJson(
 /// <summary><c>vit eval --json</c>.</summary>
 internal sealed record EvalJson(string Weights, int Images, int Correct, double Accuracy, double Loss);
 
+/// <summary><c>vit probe --json</c>.</summary>
+internal sealed record ProbeJson(string Weights, int Shots, int Classes, int Features, double L2, int FitImages, int TestImages, int Correct,
+    double Accuracy, double ElapsedSeconds, IReadOnlyList<string>? Labels);
+
 /// <summary><c>vit bench --json</c>.</summary>
 internal sealed record BenchJson(
     string? Preset, string Engine, int Batch, int Threads, int Runs, int Warmup, double MedianMs, double MinMs,
@@ -55,6 +59,7 @@ internal sealed record InfoJson(
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(TrainJson))]
 [JsonSerializable(typeof(EvalJson))]
+[JsonSerializable(typeof(ProbeJson))]
 [JsonSerializable(typeof(BenchJson))]
 [JsonSerializable(typeof(ClassifyJson))]
 [JsonSerializable(typeof(ExplainJson))]

@@ -58,6 +58,38 @@ internal static class TrainingData
             $"image folder '{folder}' ({all.Count - held:N0} for training, {held:N0} held out for testing)");
     }
 
+    /// <summary>
+    /// The images <c>vit probe</c> draws its shots from, and the held-out set when there is a separate one: a --test folder,
+    /// or an IDX folder's t10k split when it has a training split too; otherwise null (the images not drawn are held out).
+    /// </summary>
+    public static (LabeledImages Pool, LabeledImages? Test, string Description) ForProbe(string folder, string? testFolder, VitConfig config, CliContext context)
+    {
+        RequireFolder(folder);
+        LabeledImages pool;
+        LabeledImages? test = null;
+        string description;
+        if (IsIdx(folder))
+        {
+            bool full = FashionMnist.HasFullDataset(folder);
+            pool = full ? FashionMnist.LoadTrain(folder) : FashionMnist.LoadTest(folder);
+            if (full && testFolder is null) test = FashionMnist.LoadTest(folder);
+            description = full ? $"IDX files in '{folder}' (shots from the training split, tested on t10k)" : $"IDX t10k split in '{folder}'";
+        }
+        else
+        {
+            pool = LoadImageFolder(folder, config, context);
+            RequireClasses(pool, folder);
+            description = $"image folder '{folder}'";
+        }
+        if (testFolder is not null)
+        {
+            test = ForEvaluation(testFolder, config, context).Images;
+            RequireSameClasses(pool, folder, test, testFolder);
+            description += $", test folder '{testFolder}'";
+        }
+        return (pool, test, description);
+    }
+
     /// <summary>The images to evaluate: an IDX folder's t10k split (or its training split when that is all it has), or a whole image folder.</summary>
     public static (LabeledImages Images, string Description) ForEvaluation(string folder, VitConfig config, CliContext context)
     {

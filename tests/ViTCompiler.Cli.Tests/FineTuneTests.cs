@@ -185,4 +185,31 @@ public class FineTuneTests
         Assert.Equal(ExitCodes.Usage, unknown.ExitCode);
         Assert.Contains("'eel' that the model does not know", unknown.Error);
     }
+
+    [Fact]
+    public void Probe_fits_on_k_shots_per_class_and_tests_on_the_rest()
+    {
+        using var dir = new TempDirectory();
+        string data = TrainingTests.ShapesFolder(dir, "four", s_four, perClass: 6);
+        string weights = Save(dir, Cli.Randomized(Cli.FashionConfig, 16), "timm");
+
+        System.Text.Json.JsonElement probe = Assert.Single(Cli.Ok("probe", "--weights", weights, "--data", data, "--shots", "2", "--json").JsonLines);
+        Assert.Equal(8, probe.GetProperty("fit_images").GetInt32());
+        Assert.Equal(16, probe.GetProperty("test_images").GetInt32());
+        Assert.Equal(Cli.FashionConfig.Hidden, probe.GetProperty("features").GetInt32());
+        Assert.Equal(probe.GetProperty("correct").GetInt32() / 16.0, probe.GetProperty("accuracy").GetDouble(), 6);
+        Assert.Equal(s_four, probe.GetProperty("labels").EnumerateArray().Select(e => e.GetString()));
+
+        // The text output reports the same fit (the shots are drawn deterministically from the seed).
+        CliResult text = Cli.Ok("probe", "--weights", weights, "--data", data, "--shots", "2");
+        Assert.Contains("2-shot linear probe on 64-dimensional features", text.Output);
+        Assert.Contains($"({probe.GetProperty("correct").GetInt32()}/16 held-out images)", text.Output);
+
+        CliResult tooMany = Cli.Run("probe", "--weights", weights, "--data", data, "--shots", "7");
+        Assert.Equal(ExitCodes.Usage, tooMany.ExitCode);
+        Assert.Contains("fewer than the 7 shots", tooMany.Error);
+        CliResult all = Cli.Run("probe", "--weights", weights, "--data", data, "--shots", "6");
+        Assert.Equal(ExitCodes.Usage, all.ExitCode);
+        Assert.Contains("no images left to evaluate", all.Error);
+    }
 }

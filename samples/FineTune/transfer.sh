@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The transfer experiment of docs/FINETUNE.md: pre-train on six Fashion-MNIST classes, then learn the other four from
+# 100 images per class by (a) training from scratch, (b) fine-tuning at 28 px, (c) fine-tuning at 56 px, and (d) a 5- and
+# 10-shot linear probe of the pre-trained features. Prints one JSON line per run (accuracy, seconds) into $OUT/results.jsonl.
+#
+#   samples/FineTune/transfer.sh [IDX_DIR] [OUT_DIR]
+#
+# IDX_DIR: the full Fashion-MNIST (train and t10k), default /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist).
+# VIT: how to run vit (default: the Release build of src/ViTCompiler.Cli; build it first). THREADS: --threads (default all).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+idx=${1:-/usr/share/datasets/fashion-mnist}
+out=${2:-$repo/artifacts/finetune}
+vit=${VIT:-dotnet $repo/src/ViTCompiler.Cli/bin/Release/net10.0/vit.dll}
+threads=${THREADS:+--threads $THREADS}
+mkdir -p "$out"
+results=$out/results.jsonl
+: > "$results"
+
+[ -d "$out/data/target-test" ] || python3 "$here/make_folders.py" "$idx" "$out/data"
+data=$out/data
+
+run() { # NAME ARGS...: runs vit, keeps its JSON line, tagged with NAME
+  local name=$1; shift
+  echo "== $name: vit $*" >&2
+  local line
+  line=$($vit "$@" $threads --json | tail -n 1)
+  echo "{\"run\":\"$name\",${line#\{}" | tee -a "$results"
+}
+
+# Pre-training: the six source classes, the Fashion recipe (AdamW), 3 epochs; 10% held out for its own test accuracy.
+run pretrain train --data "$data/pretrain" --preset fashion-mnist --epochs 3 --seed 1 --out "$out/pre6.safetensors"
+
+# The same budget for every trained target model: 15 epochs of batches of 40 (10 updates per epoch, 150 in all).
+common=(--data "$data/target" --test "$data/target-test" --epochs 15 --batch 40 --seed 2)
+run scratch train "${common[@]}" --preset fashion-mnist --out "$out/scratch.safetensors"
+run finetune-28 train "${common[@]}" --from "$out/pre6.safetensors" --out "$out/ft28.safetensors"
+run finetune-56 train "${common[@]}" --from "$out/pre6.safetensors" --image-size 56 --out "$out/ft56.safetensors"
+
+for k in 5 10; do
+  run "probe-$k" probe --weights "$out/pre6.safetensors" --data "$data/target" --test "$data/target-test" --shots "$k" --seed 3
+done
+# The probe of an untrained encoder: what the features give without pre-training.
+$vit init "$out/untrained.safetensors" --preset fashion-mnist --seed 1 >/dev/null
+run probe-10-untrained probe --weights "$out/untrained.safetensors" --data "$data/target" --test "$data/target-test" --shots 10 --seed 3
+echo "results: $results" >&2

@@ -19,6 +19,7 @@ internal sealed class Arguments
           --epochs N         passes over the training images (default {Recipe.Epochs})
           --steps N          stop after N updates instead (for quick checks)
           --batch N          images per update (default {Recipe.BatchSize})
+          --accumulate K     split each update's batch into K micro-batches (same update, less memory; default 1)
           --lr X             peak learning rate (default {Recipe.LearningRate:G3})
           --seed N           seeds the initialisation, shuffling, augmentation and dropout (default 0)
           --threads N        threads for the model (default: all cores, or VIT_THREADS)
@@ -37,6 +38,7 @@ internal sealed class Arguments
     public int? Epochs { get; private set; }
     public long? Steps { get; private set; }
     public int? Batch { get; private set; }
+    public int? Accumulate { get; private set; }
     public float? LearningRate { get; private set; }
     public ulong? Seed { get; private set; }
     public int? Threads { get; private set; }
@@ -46,7 +48,7 @@ internal sealed class Arguments
     public bool Help { get; private set; }
 
     /// <summary>The run-shaping flags given (null where not), to apply over the recipe or a resumed checkpoint's settings.</summary>
-    public TrainerOverrides Overrides => new() { Epochs = Epochs, MaxSteps = Steps, BatchSize = Batch, LearningRate = LearningRate, Seed = Seed };
+    public TrainerOverrides Overrides => new() { Epochs = Epochs, MaxSteps = Steps, BatchSize = Batch, Accumulate = Accumulate, LearningRate = LearningRate, Seed = Seed };
 
     private string? _checkpoint;
 
@@ -70,6 +72,7 @@ internal sealed class Arguments
                 case "--epochs": a.Epochs = Positive(flag, Value()); break;
                 case "--steps": a.Steps = Positive(flag, Value()); break;
                 case "--batch": a.Batch = Positive(flag, Value()); break;
+                case "--accumulate": a.Accumulate = Positive(flag, Value()); break;
                 case "--lr": a.LearningRate = Rate(flag, Value()); break;
                 case "--seed":
                     string seed = Value();

@@ -6,6 +6,7 @@
 OUT_DIR/pretrain       six classes (T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal), N each, from the training split
 OUT_DIR/target         the other four (Shirt, Sneaker, Bag, Ankle boot), 100 each, from the training split
 OUT_DIR/target-test    those four classes' whole t10k split (1,000 each)
+OUT_DIR/target-val     the first 50 of each of those in target-test: a small set to watch during training
 
 The images are chosen deterministically (the first N of each class in file order). Standard library only.
 """
@@ -68,6 +69,7 @@ def main():
     write(train, train_labels, rows, cols, PRETRAIN, args.pretrain_per_class, os.path.join(args.out, "pretrain"))
     write(train, train_labels, rows, cols, TARGET, args.target_per_class, os.path.join(args.out, "target"))
     write(test, test_labels, rows, cols, TARGET, None, os.path.join(args.out, "target-test"))
+    write(test, test_labels, rows, cols, TARGET, 50, os.path.join(args.out, "target-val"))
 
 
 if __name__ == "__main__":

@@ -151,7 +151,9 @@ public sealed partial class Trainer
 
         // Read and check everything before changing anything.
         TrainerOptions saved = ReadSettings(path, meta);
-        IReadOnlyList<string> differences = saved.SettingsDifferences(Options);
+        // The micro-batch count does not change what an update computes (only its rounding and dropout masks), so it may
+        // change freely, e.g. to fit another machine's memory; it is noted below, not treated as a changed setting.
+        IReadOnlyList<string> differences = (saved with { Accumulate = Options.Accumulate }).SettingsDifferences(Options);
         var fatal = new List<string>();
         if (saved.BatchSize != Options.BatchSize) fatal.Add($"batch size {saved.BatchSize} → {Options.BatchSize}");
         if (saved.CropPadding != Options.CropPadding || saved.HorizontalFlip != Options.HorizontalFlip || saved.DropLastBatch != Options.DropLastBatch)
@@ -202,6 +204,8 @@ public sealed partial class Trainer
         _lastCheckpoint = path;
         _lastCheckpointStep = step;
 
+        if (saved.Accumulate != Options.Accumulate)
+            Report(TrainingProgressKind.Note, default, $"Note: the checkpoint was trained in {saved.Accumulate} micro-batches per update and this run uses {Options.Accumulate}; the updates are the same up to float rounding (and dropout masks), not bit for bit.");
         if (meta.TryGetValue("trainer.threads", out string? threads) && threads != Text(_model.Threads))
             Report(TrainingProgressKind.Note, default, $"Note: the checkpoint was trained with {threads} threads and this run uses {_model.Threads}; bit-exact replay is only promised for the same count.");
         return differences;

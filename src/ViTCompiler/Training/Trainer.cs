@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using ViTCompiler.Data;
 
 namespace ViTCompiler.Training;
@@ -203,7 +204,7 @@ public sealed partial class Trainer : IDisposable
             OpenMetrics();
             Report(TrainingProgressKind.Started, default, _step >= target ? null :
                 $"Training {_model.Config} ({_model.Engine}, {_model.Threads} thread{(_model.Threads == 1 ? "" : "s")}): " +
-                $"{Options.Optimizer} at {Options.LearningRate:G3}, batch {Options.BatchSize}, step {_step + 1:N0} to {target:N0} of {TotalSteps:N0} " +
+                $"{Options.Optimizer} at {Options.LearningRate:G3}, batch {Options.BatchSize}{(Options.Accumulate > 1 ? $" in {Options.Accumulate} micro-batches" : "")}, step {_step + 1:N0} to {target:N0} of {TotalSteps:N0} " +
                 $"({StepsPerEpoch:N0} per epoch).");
             while (_step < target)
             {
@@ -266,7 +267,7 @@ public sealed partial class Trainer : IDisposable
 
     private double ElapsedSeconds => _previousSessionsSeconds + _session.Elapsed.TotalSeconds;
 
-    /// <summary>One update: batch, forward + backward, checks, clipping, optimiser step, bookkeeping.</summary>
+    /// <summary>One update: batch, forward + backward of each micro-batch, checks, clipping, optimiser step, bookkeeping.</summary>
     private void TrainOneStep()
     {
         long start = Stopwatch.GetTimestamp();
@@ -275,12 +276,11 @@ public sealed partial class Trainer : IDisposable
             throw new InvalidOperationException("Internal error: the batcher produced no batch at the start of an epoch.");
 
         float learningRate = Schedule.At(_step);
-        var options = new TrainStepOptions(Options.LabelSmoothing, Options.Dropout, Options.DropPath, _random.NextUInt64());
-        int classes = _model.Config.Classes;
-        Span<float> logits = _logits.AsSpan(0, count * classes);
+        ulong stepSeed = _random.NextUInt64();
         Span<float> gradients = _model.Gradients;
         gradients.Clear();
-        float loss = _model.TrainStep(_pixels.AsSpan(0, count * _pixelsPerImage), _labels.AsSpan(0, count), count, options, logits);
+        (double lossSum, int correct) = AccumulateGradients(count, stepSeed, gradients);
+        float loss = (float)(lossSum / count);
         if (!float.IsFinite(loss)) throw Diverged(_step + 1, "loss", loss, learningRate);
 
         double norm = Options.GradientClipNorm > 0
@@ -291,9 +291,6 @@ public sealed partial class Trainer : IDisposable
         Optimizer.Step(_model, learningRate);
         _step++;
 
-        int correct = 0;
-        for (int i = 0; i < count; i++)
-            if (Evaluator.ArgMax(logits.Slice(i * classes, classes)) == _labels[i]) correct++;
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         Add(ref _epochSpan, loss, correct, count, seconds);
         Add(ref _intervalSpan, loss, correct, count, seconds);
@@ -305,6 +302,45 @@ public sealed partial class Trainer : IDisposable
         StepCompleted?.Invoke(new TrainingStepInfo(_step, (int)((_step - 1) / StepsPerEpoch), learningRate, loss, norm, correct, count));
         Report(TrainingProgressKind.Step, _epochSpan);
     }
+
+    /// <summary>
+    /// Leaves in <paramref name="gradients"/> the gradient of the mean loss over the <paramref name="count"/> images of the
+    /// batch, computed as <see cref="TrainerOptions.Accumulate"/> micro-batches, and returns the sum of the images' losses
+    /// and how many the model got right.
+    /// </summary>
+    /// <remarks>
+    /// The batch is split into parts of ⌊count / parts⌋ or one more images, in order. <see cref="IVitTrainable.TrainStep"/>
+    /// adds the gradient g_i of part i's <i>mean</i> loss, so the mean over the batch is Σ m_i·g_i / count for parts of
+    /// m_i images. The block is kept as Σ (m_i / m_last)·g_i: rescaled only where the part size changes (never when the
+    /// parts are equal), and once at the end by m_last / count (skipped for a single whole-batch part, which keeps the
+    /// one-part update bit-identical to a plain TrainStep). Part p's dropout masks come from its own seed, so a part's
+    /// masks do not depend on how many parts there are before it.
+    /// </remarks>
+    private (double LossSum, int Correct) AccumulateGradients(int count, ulong stepSeed, Span<float> gradients)
+    {
+        int classes = _model.Config.Classes;
+        int parts = Options.Accumulate;
+        double lossSum = 0;
+        int correct = 0, previous = 0;
+        for (int part = 0; part < parts; part++)
+        {
+            int first = (int)((long)count * part / parts), images = (int)((long)count * (part + 1) / parts) - first;
+            if (images == 0) continue;
+            if (previous != 0 && previous != images) TensorPrimitives.Multiply(gradients, (float)previous / images, gradients);
+            var options = new TrainStepOptions(Options.LabelSmoothing, Options.Dropout, Options.DropPath, PartSeed(stepSeed, part));
+            Span<float> logits = _logits.AsSpan(first * classes, images * classes);
+            float loss = _model.TrainStep(_pixels.AsSpan(first * _pixelsPerImage, images * _pixelsPerImage), _labels.AsSpan(first, images), images, options, logits);
+            lossSum += (double)loss * images;
+            for (int i = 0; i < images; i++)
+                if (Evaluator.ArgMax(logits.Slice(i * classes, classes)) == _labels[first + i]) correct++;
+            previous = images;
+        }
+        if (previous != 0 && previous != count) TensorPrimitives.Multiply(gradients, (float)previous / count, gradients);
+        return (lossSum, correct);
+    }
+
+    /// <summary>The dropout seed of micro-batch <paramref name="part"/> of a step (part 0 keeps the step's own seed).</summary>
+    private static ulong PartSeed(ulong stepSeed, int part) => stepSeed ^ (0x9E37_79B9_7F4A_7C15UL * (ulong)part);
 
     private static void Add(ref Span span, float loss, int correct, int images, double seconds)
     {

@@ -28,8 +28,16 @@ public sealed record TrainerOptions
     /// <summary>When positive, the run is exactly this many updates (epochs continue as the data allows).</summary>
     public long MaxSteps { get; init; }
 
-    /// <summary>Images per update.</summary>
+    /// <summary>Images per update: the global batch, however many micro-batches and processes it is split over.</summary>
     public int BatchSize { get; init; } = 128;
+
+    /// <summary>
+    /// Gradient accumulation: micro-batches per update (≥ 1). Each update's <see cref="BatchSize"/> images are split into
+    /// this many micro-batches (per process, under MPI) whose gradients are summed before the one optimiser step, so a
+    /// large global batch runs in the memory of a small one. The update is the same quantity — the gradient of the mean
+    /// loss over the global batch — for any value, up to float summation order; dropout masks are drawn per micro-batch.
+    /// </summary>
+    public int Accumulate { get; init; } = 1;
 
     // ---- optimiser and schedule ------------------------------------------------------------------------------------
 
@@ -159,6 +167,7 @@ public sealed record TrainerOptions
         if (MaxSteps < 0) return $"MaxSteps must be 0 (use Epochs) or positive (got {MaxSteps})";
         if (MaxSteps == 0 && Epochs <= 0) return $"Epochs must be positive when MaxSteps is 0 (got {Epochs})";
         if (BatchSize <= 0) return $"BatchSize must be positive (got {BatchSize})";
+        if (Accumulate <= 0 || Accumulate > BatchSize) return $"Accumulate must be between 1 and BatchSize {BatchSize} (got {Accumulate})";
         if (Optimizer is not (OptimizerKind.AdamW or OptimizerKind.Sgd)) return $"Optimizer {(int)Optimizer} is not an OptimizerKind";
         if (!(LearningRate >= 0) || !float.IsFinite(LearningRate)) return $"LearningRate must be zero or a positive finite number (got {LearningRate})";
         if (!(MinLearningRate >= 0) || MinLearningRate > LearningRate) return $"MinLearningRate must be between 0 and LearningRate {LearningRate} (got {MinLearningRate})";
@@ -210,6 +219,7 @@ public sealed record TrainerOptions
             Epochs = s.Epochs ?? Epochs,
             MaxSteps = s.MaxSteps ?? MaxSteps,
             BatchSize = s.BatchSize ?? BatchSize,
+            Accumulate = s.Accumulate ?? Accumulate,
             Optimizer = s.Optimizer ?? Optimizer,
             LearningRate = s.LearningRate ?? LearningRate,
             MinLearningRate = s.MinLearningRate ?? MinLearningRate,
@@ -245,17 +255,21 @@ public sealed record TrainerOptions
         JsonElement mine = JsonSerializer.SerializeToElement(ToSettings(), TrainingJsonContext.Default.TrainerSettingsJson);
         JsonElement theirs = JsonSerializer.SerializeToElement(other.ToSettings(), TrainingJsonContext.Default.TrainerSettingsJson);
         var list = new List<string>();
+        // A setting left out at its default (accumulate 1) is absent from one side.
+        string Value(JsonElement settings, string name) => settings.TryGetProperty(name, out JsonElement v) ? v.GetRawText() : "1";
         foreach (JsonProperty p in mine.EnumerateObject())
         {
-            string value = p.Value.GetRawText(), otherValue = theirs.GetProperty(p.Name).GetRawText();
+            string value = p.Value.GetRawText(), otherValue = Value(theirs, p.Name);
             if (otherValue != value) list.Add($"{p.Name}: {value} → {otherValue}");
         }
+        foreach (JsonProperty p in theirs.EnumerateObject())
+            if (!mine.TryGetProperty(p.Name, out _)) list.Add($"{p.Name}: {Value(mine, p.Name)} → {p.Value.GetRawText()}");
         return list;
     }
 
     private TrainerSettingsJson ToSettings() => new()
     {
-        Epochs = Epochs, MaxSteps = MaxSteps, BatchSize = BatchSize, Optimizer = Optimizer, LearningRate = LearningRate,
+        Epochs = Epochs, MaxSteps = MaxSteps, BatchSize = BatchSize, Accumulate = Accumulate == 1 ? null : Accumulate, Optimizer = Optimizer, LearningRate = LearningRate,
         MinLearningRate = MinLearningRate, WarmupSteps = WarmupSteps, Decay = Decay, WeightDecay = WeightDecay, Momentum = Momentum,
         GradientClipNorm = GradientClipNorm, LabelSmoothing = LabelSmoothing, Dropout = Dropout, DropPath = DropPath, Seed = Seed,
         CropPadding = CropPadding, HorizontalFlip = HorizontalFlip, DropLastBatch = DropLastBatch,

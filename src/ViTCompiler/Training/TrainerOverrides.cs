@@ -30,6 +30,9 @@ public sealed record TrainerOverrides
     /// <summary>Images per update (must match a resumed checkpoint).</summary>
     public int? BatchSize { get; init; }
 
+    /// <summary>Micro-batches per update (may change on a resumed run: the update is the same, up to float rounding).</summary>
+    public int? Accumulate { get; init; }
+
     /// <summary>Peak learning rate; the schedule's floor is lowered to it if it was higher.</summary>
     public float? LearningRate { get; init; }
 
@@ -51,6 +54,7 @@ public sealed record TrainerOverrides
         if (Epochs is int epochs) o = o with { Epochs = epochs, MaxSteps = 0 };
         if (MaxSteps is long steps) o = o with { MaxSteps = steps };
         if (BatchSize is int batch) o = o with { BatchSize = batch };
+        if (Accumulate is int accumulate) o = o with { Accumulate = accumulate };
         if (LearningRate is float rate) o = o with { LearningRate = rate, MinLearningRate = Math.Min(o.MinLearningRate, rate) };
         if (Optimizer is OptimizerKind optimizer) o = o with { Optimizer = optimizer };
         if (Seed is ulong seed) o = o with { Seed = seed };

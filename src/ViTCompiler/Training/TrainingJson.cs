@@ -15,6 +15,10 @@ internal sealed record TrainerSettingsJson
     public int? Epochs { get; init; }
     public long? MaxSteps { get; init; }
     public int? BatchSize { get; init; }
+
+    /// <summary>Left out when 1, so a run without accumulation writes what versions before it wrote.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Accumulate { get; init; }
     public OptimizerKind? Optimizer { get; init; }
     public float? LearningRate { get; init; }
     public float? MinLearningRate { get; init; }

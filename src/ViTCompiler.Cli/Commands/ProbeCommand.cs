@@ -65,9 +65,7 @@ internal static class ProbeCommand
             {
                 throw CliException.Usage(e.Message);
             }
-            int[] predictions = probe.Predict(testFeatures);
-            int correct = 0;
-            for (int i = 0; i < predictions.Length; i++) if (predictions[i] == heldOut.Label(i)) correct++;
+            int correct = probe.Correct(testFeatures, heldOut.Labels);
             double accuracy = (double)correct / heldOut.Count;
             double seconds = clock.Elapsed.TotalSeconds;
 

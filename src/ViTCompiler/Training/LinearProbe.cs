@@ -222,14 +222,17 @@ public sealed class LinearProbeModel
         return predictions;
     }
 
-    /// <summary>The share of rows whose predicted class is their label.</summary>
-    public double Accuracy(ReadOnlySpan<float> features, ReadOnlySpan<int> labels)
+    /// <summary>How many rows' predicted class is their label.</summary>
+    public int Correct(ReadOnlySpan<float> features, ReadOnlySpan<int> labels)
     {
         int[] predictions = Predict(features);
         if (predictions.Length != labels.Length) throw new ArgumentException($"labels must hold one label per row ({predictions.Length}); it holds {labels.Length}.", nameof(labels));
-        if (predictions.Length == 0) return 0;
         int correct = 0;
         for (int i = 0; i < predictions.Length; i++) if (predictions[i] == labels[i]) correct++;
-        return (double)correct / predictions.Length;
+        return correct;
     }
+
+    /// <summary>The share of rows whose predicted class is their label (0 for no rows).</summary>
+    public double Accuracy(ReadOnlySpan<float> features, ReadOnlySpan<int> labels) =>
+        labels.Length == 0 ? 0 : (double)Correct(features, labels) / labels.Length;
 }

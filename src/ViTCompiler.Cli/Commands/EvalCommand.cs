@@ -30,7 +30,7 @@ internal static class EvalCommand
             (LabeledImages images, string description) = TrainingData.ForEvaluation(parse.GetValue(data)!, resolved.Config, context);
             IReadOnlyList<string>? names = ClassNames.For(resolved.Config, resolved.Source.Labels);
             images = TrainingData.InModelOrder(images, names, parse.GetValue(data)!);
-            IVitTrainable model = resolved.LoadModel(context);
+            IVitTrainable model = resolved.LoadModel(context, inferenceOnly: true);
             CommonOptions.ApplyThreads(model, parse.GetValue(threads));
             EvaluationResult result = new Evaluator(images, normalization, Math.Min(batchSize, images.Count)).Evaluate(model);
             if (parse.GetValue(json))

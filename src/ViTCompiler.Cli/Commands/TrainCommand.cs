@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using ViTCompiler.Data;
+using ViTCompiler.Distributed;
 using ViTCompiler.IO;
 using ViTCompiler.Training;
 
@@ -38,6 +39,9 @@ internal static class TrainCommand
         };
         command.SetAction(parse => context.Run(() =>
         {
+            // Under mpirun/srun every rank runs this; rank 0 alone prints and writes (docs/DISTRIBUTED.md).
+            ICommunicator ranks = MpiCommunicator.FromEnvironment();
+            CliContext quiet = ranks.Rank == 0 ? context : new CliContext(TextWriter.Null, TextWriter.Null);
             CompiledModel compiled = Presets.Get(parse.GetValue(preset)!);
             VitConfig config = compiled.Config;
             string? resumePath = parse.GetValue(resume);
@@ -68,11 +72,11 @@ internal static class TrainCommand
             // A resumed run continues with the settings its checkpoint recorded, so a plain --resume replays it exactly.
             TrainerOptions options = flags.ApplyTo(resumePath is null ? fresh : Trainer.ReadSettings(resumePath, fresh));
 
-            (LabeledImages train, LabeledImages? testSet, string description) = TrainingData.ForTraining(parse.GetValue(data)!, parse.GetValue(test), config, options.Seed, context);
-            context.Note($"data: {description}: {train.Count:N0} training and {testSet?.Count ?? 0:N0} test images.");
+            (LabeledImages train, LabeledImages? testSet, string description) = TrainingData.ForTraining(parse.GetValue(data)!, parse.GetValue(test), config, options.Seed, quiet);
+            quiet.Note($"data: {description}: {train.Count:N0} training and {testSet?.Count ?? 0:N0} test images.");
 
             IVitTrainable model = compiled.Create(options.Seed);
-            using var trainer = new Trainer(model, train, testSet, options, new ConsoleProgress(context.Error));
+            using var trainer = new Trainer(model, train, testSet, options, new ConsoleProgress(context.Error), ranks);
             if (resumePath is not null)
             {
                 IReadOnlyList<string> changed;
@@ -85,12 +89,12 @@ internal static class TrainCommand
                     // The run changed something its saved state depends on (batch size, augmentation, optimiser, data).
                     throw CliException.Usage(e.Message);
                 }
-                context.Note($"resumed '{resumePath}' at step {trainer.Step:N0} of {trainer.TotalSteps:N0}" +
+                quiet.Note($"resumed '{resumePath}' at step {trainer.Step:N0} of {trainer.TotalSteps:N0}" +
                              (changed.Count == 0 ? "." : $" with changed settings: {string.Join("; ", changed)}."));
             }
             TrainingResult result;
             // Ctrl-C and SIGTERM both stop after the current step with a checkpoint, until the report is written.
-            using ConsoleCancellation stop = ConsoleCancellation.Install(context.Error);
+            using ConsoleCancellation stop = ConsoleCancellation.Install(quiet.Error);
             try
             {
                 result = trainer.Run(stop.Token);
@@ -100,8 +104,9 @@ internal static class TrainCommand
                 throw new CliException(ExitCodes.TrainingDiverged, e.Message, e);
             }
 
-            if (result.Checkpoint is not null) Annotate(result.Checkpoint, ClassNamesOf(train, config), options.Normalization);
-            Report(context, result, parse.GetValue(json));
+            if (result.Checkpoint is not null && ranks.Rank == 0) Annotate(result.Checkpoint, ClassNamesOf(train, config), options.Normalization);
+            Report(quiet, result, parse.GetValue(json), ranks.Size);
+            (ranks as IDisposable)?.Dispose(); // MPI_Finalize: every rank got here
             return !result.Cancelled ? ExitCodes.Ok : stop.Signal == System.Runtime.InteropServices.PosixSignal.SIGTERM ? ExitCodes.Terminated : ExitCodes.Interrupted;
         }));
         return command;
@@ -127,7 +132,7 @@ internal static class TrainCommand
         checkpoint.Save(path);
     }
 
-    private static void Report(CliContext context, TrainingResult r, bool json)
+    private static void Report(CliContext context, TrainingResult r, bool json, int ranks)
     {
         if (json)
         {
@@ -135,7 +140,7 @@ internal static class TrainCommand
             context.WriteJsonLine(new TrainJson(r.Step, r.TotalSteps, r.Completed, r.Cancelled,
                 double.IsFinite(r.TrainLoss) ? Math.Round(r.TrainLoss, 6) : null, Math.Round(r.TrainAccuracy, 6),
                 t?.Images, t is null ? null : Math.Round(t.Value.Accuracy, 6), t is null ? null : Math.Round(t.Value.Loss, 6),
-                Math.Round(r.ImagesPerSecond, 3), Math.Round(r.ElapsedSeconds, 3), r.Checkpoint), CliJsonContext.Default.TrainJson);
+                Math.Round(r.ImagesPerSecond, 3), Math.Round(r.ElapsedSeconds, 3), r.Checkpoint, ranks), CliJsonContext.Default.TrainJson);
             return;
         }
         TextWriter o = context.Output;

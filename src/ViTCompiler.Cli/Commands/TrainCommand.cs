@@ -28,6 +28,7 @@ internal static class TrainCommand
         var seed = new Option<ulong?>("--seed") { Description = "Seeds the initialisation, shuffling, augmentation and dropout (default 0).", HelpName = "N" };
         var output = new Option<string>("--out", "-o") { Description = "Checkpoint written after every epoch and at the end (default: vit-<preset>.safetensors; with --resume, that file).", HelpName = "FILE" };
         var resume = new Option<string>("--resume") { Description = "Continue the run saved in this checkpoint, with its settings unless flags given now change them.", HelpName = "FILE" };
+        var logEvery = new Option<int?>("--log-every") { Description = $"Steps between progress lines and metrics records (default {recipe.LogEverySteps}).", HelpName = "N" };
         var metrics = new Option<string>("--metrics") { Description = "Append JSON-lines metrics (loss, accuracy, learning rate per interval and epoch) to this file.", HelpName = "FILE" };
         var normalize = new Option<string>("--normalize") { Description = "Input normalisation: fashion-mnist (default for grey models), google (default for RGB), imagenet or none.", HelpName = "NAME" };
         normalize.AcceptOnlyFromAmong(InputPreprocessing.NormalizationNames);
@@ -35,7 +36,7 @@ internal static class TrainCommand
         Option<bool> json = CommonOptions.Json();
         var command = new Command("train", "Train a compiled preset on Fashion-MNIST-style IDX files or an image folder; checkpoints resume exactly.")
         {
-            data, test, preset, epochs, steps, batch, accumulate, lr, optimizer, seed, output, resume, metrics, normalize, threads, json,
+            data, test, preset, epochs, steps, batch, accumulate, lr, optimizer, seed, output, resume, metrics, logEvery, normalize, threads, json,
         };
         command.SetAction(parse => context.Run(() =>
         {
@@ -55,6 +56,7 @@ internal static class TrainCommand
                 WeightDecay = optimizerKind == OptimizerKind.Sgd ? 0 : recipe.WeightDecay,
                 CheckpointPath = parse.GetValue(output) ?? resumePath ?? $"vit-{compiled.Preset}.safetensors",
                 MetricsPath = parse.GetValue(metrics),
+                LogEverySteps = parse.GetValue(logEvery) is int every ? CommonOptions.Positive(every, "--log-every") : recipe.LogEverySteps,
                 Threads = parse.GetValue(threads) is int count ? CommonOptions.Positive(count, "--threads") : null,
             };
             var flags = new TrainerOverrides

@@ -54,6 +54,10 @@ public sealed record TrainingResult(long Step, long TotalSteps, bool Completed, 
 /// lock file beside it (<c>&lt;checkpoint&gt;.lock</c>, holding the process id), so a second run writing the same file fails
 /// at its start instead of both overwriting it in turn; the claim also checks, before any training, that the folder is
 /// writable. Every save is atomic: the file is always the previous checkpoint or the new one, never a mix.</para>
+/// <para><b>Several processes.</b> Given an <see cref="ICommunicator"/> of N ranks (MPI), every rank trains on its share of
+/// each global batch of <see cref="TrainerOptions.BatchSize"/>, the gradients are summed across ranks, and every rank takes
+/// the same step; rank 0 alone writes checkpoints and metrics and reports progress. The same global batch gives the same
+/// training on 1 rank and on N, up to float summation order (docs/DISTRIBUTED.md).</para>
 /// <para><b>Progress.</b> The trainer writes nothing to the console: it reports <see cref="TrainingProgress"/> to the
 /// <see cref="IProgress{T}"/> given to its constructor, if any; <see cref="ConsoleProgress"/> draws those reports as a
 /// progress bar or as lines.</para>

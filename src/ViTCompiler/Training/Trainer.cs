@@ -219,6 +219,7 @@ public sealed partial class Trainer : IDisposable
         Agree(claim, "claiming the checkpoint file");
         try { CheckRanks(); }
         catch { ReleaseCheckpoint(); throw; }
+        _stopAgreed = false;
         _session.Start();
         bool cancelled = false;
         string? stopped = null;

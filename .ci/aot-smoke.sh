@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Publishes the vit CLI as a NativeAOT binary and runs it on things it makes itself: the compiled ViT-B/16's numbers,
 # a few training steps on the shipped Fashion-MNIST split, evaluation, classification of PNG, JPEG, TIFF (EXIF tags)
-# and PGM images, pictures (explain, inspect), conversion to HuggingFace's format, a short benchmark and an ONNX export.
+# and PGM images, pictures (explain, inspect), conversion to HuggingFace's format, a short benchmark, an ONNX export
+# and one request to `vit serve` followed by SIGTERM.
 # Any failure exits non-zero.
 #
 # Needs: the .NET SDK, NuGet (the NativeAOT compiler package), and a C toolchain for the final link, which
@@ -34,6 +35,41 @@ fail() { echo "aot-smoke: FAILED: $*" >&2; exit 1; }
 expect() { # expect PATTERN TEXT: the text must contain the pattern (grep -E)
   grep -Eq -- "$1" <<<"$2" || fail "expected /$1/ in: $2"
 }
+
+exit_code() { # exit_code COMMAND…: runs it with stderr to $work/stderr, prints its exit status
+  local status=0
+  "$@" >/dev/null 2>"$work/stderr" || status=$?
+  echo "$status"
+}
+
+# One publish, two binaries (docs/PERFORMANCE.md, "Instruction-set variants"): vit (x86-64-v3) runs vit-x86-64-v4 on
+# CPUs with AVX-512. Which one the CPU calls for is read here from the kernel's flags, independently of vit's CPUID code.
+if [ $# -eq 0 ]; then
+  [ -x "$out/vit-x86-64-v4" ] || fail "the default publish did not produce $out/vit-x86-64-v4"
+  expected=x86-64-v3
+  flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
+  if grep -qw avx512f <<<"$flags" && grep -qw avx512cd <<<"$flags" && grep -qw avx512bw <<<"$flags" \
+     && grep -qw avx512dq <<<"$flags" && grep -qw avx512vl <<<"$flags"; then expected=x86-64-v4; fi
+  variant=$("$vit" info --preset fashion-mnist --json)
+  expect "\"variant\":\"$expected\"" "$variant"
+  [ "$expected" = x86-64-v4 ] && expect '"isa":"Vector512"' "$variant"
+  "$vit" info --preset fashion-mnist | grep variant
+  # Both variants against the reference engine; the forced one must say it was forced.
+  "$vit" selftest || fail "vit selftest failed in the $expected variant"
+  forced=$(VIT_ISA=avx2 "$vit" info --preset fashion-mnist --json)
+  expect '"variant":"x86-64-v3"' "$forced"
+  expect 'VIT_ISA=avx2 forces it' "$forced"
+  expect '"isa":"Vector256"' "$forced"
+  VIT_ISA=avx2 "$vit" selftest || fail "vit selftest failed with VIT_ISA=avx2"
+  code=$(exit_code env VIT_ISA=sse2 "$vit" info --preset fashion-mnist)
+  [ "$code" -eq 1 ] || fail "an unknown VIT_ISA should give exit code 1, got $code"
+  expect 'VIT_ISA=sse2 is not a variant' "$(cat "$work/stderr")"
+  if [ "$expected" = x86-64-v3 ]; then
+    code=$(exit_code env VIT_ISA=avx512 "$vit" info --preset fashion-mnist)
+    [ "$code" -eq 1 ] || fail "VIT_ISA=avx512 on a CPU without AVX-512 should give exit code 1, got $code"
+    expect 'lacks AVX-512' "$(cat "$work/stderr")"
+  fi
+fi
 
 # A compiled preset: its numbers, and the engine NativeAOT chose.
 "$vit" info --preset vit-b16
@@ -99,12 +135,55 @@ set -e
 [ "$code" -eq 1 ] || fail "an unknown preset should give exit code 1, got $code"
 expect 'Presets: vit-ti16' "$(cat "$work/stderr")"
 
+# One copy of the weights when classifying (CompiledVit.InferenceOnly): ViT-B/16's peak resident size must stay within
+# 1.2 × its weights plus one image's activations (the issue measured 687 MiB, both copies, before).
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq time >/dev/null
+fi
+if [ -x /usr/bin/time ]; then
+  "$vit" init "$work/b16.safetensors" --preset vit-b16 --to timm >/dev/null
+  b16=$("$vit" info --preset vit-b16 --json)
+  weights=$(grep -o '"parameter_bytes":[0-9]*' <<<"$b16" | cut -d: -f2)
+  activations=$(grep -o '"activation_bytes_per_image":[0-9]*' <<<"$b16" | cut -d: -f2)
+  /usr/bin/time -v "$vit" classify "$fixtures/disc.jpg" --weights "$work/b16.safetensors" --top 1 2>"$work/time.txt" >/dev/null
+  peak_kib=$(grep 'Maximum resident set size' "$work/time.txt" | grep -o '[0-9]*$')
+  limit_kib=$(( (weights * 12 / 10 + activations) / 1024 ))
+  echo "aot-smoke: vit classify with ViT-B/16 peaked at $((peak_kib / 1024)) MiB (limit $((limit_kib / 1024)) MiB = 1.2 × $((weights / 1048576)) MiB weights + activations)"
+  [ "$peak_kib" -le "$limit_kib" ] || fail "vit classify with ViT-B/16 peaked at $peak_kib KiB, over $limit_kib KiB"
+  rm -f "$work/b16.safetensors"
+else
+  echo "aot-smoke: /usr/bin/time missing (Debian: apt-get install time); the memory check is skipped"
+fi
+
 bench=$("$vit" bench --preset fashion-mnist --batch 8 --runs 3 --json)
 echo "$bench"
 expect '"median_ms":' "$bench"
 
 "$vit" export-onnx "$work/fashion.onnx" --weights "$work/fashion.safetensors"
 [ -s "$work/fashion.onnx" ] || fail "no ONNX file"
+
+# vit serve (Kestrel in the NativeAOT binary): a free loopback port, one classification over plain bash /dev/tcp (no
+# curl needed), then SIGTERM: a graceful stop must exit 0.
+"$vit" serve --weights "$work/fashion.safetensors" --port 0 >"$work/serve.out" 2>"$work/serve.err" &
+server=$!
+for _ in $(seq 300); do grep -q 'http://127\.0\.0\.1:' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+port=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/serve.out" | head -1 | sed 's/.*://')
+[ -n "$port" ] || { kill "$server" 2>/dev/null; fail "vit serve printed no address: $(cat "$work/serve.out" "$work/serve.err")"; }
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+{ printf 'POST /v1/classify?top=3 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' \
+    "$(stat -c %s "$fixtures/bar.png")"; cat "$fixtures/bar.png"; } >&3
+served=$(cat <&3)
+exec 3<&-
+grep -a '"top"' <<<"$served"
+expect 'HTTP/1.1 200 OK' "$served"
+expect '"top":\[\{"index":[0-9],"label":"(T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)"' "$served"
+kill -TERM "$server"
+set +e
+wait "$server"
+code=$?
+set -e
+[ "$code" -eq 0 ] || fail "vit serve should exit 0 after SIGTERM, got $code: $(cat "$work/serve.err")"
+expect 'stopped; 1 image\(s\) in 1 forward pass' "$(cat "$work/serve.out")"
 
 # Data-parallel training from the NativeAOT binary (the MPI binding loaded through NativeLibrary, no JIT): 2 ranks
 # of 64 images must train like 1 process with batches of 128, step by step (docs/DISTRIBUTED.md, "Tolerance").

@@ -221,7 +221,8 @@ namespace ViTCompiler.Generators
                 w.Line("// Where each weight's packed panels start inside the packed block (they depend on the active tiles).");
                 w.Line("private long _packedPatch, _packedBlocks, _packedBlockStride, _packedQkv, _packedProj, _packedFc1, _packedFc2, _packedHead;");
                 w.Line();
-                w.Line("// A torch-layout weight W (out × in) is read as B = Wᵀ: B[k, j] = W[j·in + k], so row stride 1, column stride in.");
+                w.Line("// A torch-layout weight W (out × in) is read as B = Wᵀ: B[k, j] = W[j·in + k]; PackWeight(packed, W, out, in, K block)");
+                w.Line("// also releases W from the parameter block when the model is InferenceOnly (one copy of the weights).");
                 w.Line($"private unsafe void PackWeights<{TypeParameters(spec, false)}>(float* w)");
                 WriteConstraints(w, spec, false);
                 w.Line("{");
@@ -235,17 +236,17 @@ namespace ViTCompiler.Generators
                 w.Line("    _packedHead = size; size += Gemm.PackedSize<THead>(Classes, Hidden);");
                 w.Line("    float* packed = AllocatePacked(size);");
                 w.Line();
-                w.Line("    Gemm.PackB<TPatch>(packed + _packedPatch, w + Offsets.PatchWeight, 1, PatchDim, Hidden, PatchDim, BlockK.Patch);");
+                w.Line("    PackWeight<TPatch>(packed + _packedPatch, w + Offsets.PatchWeight, Hidden, PatchDim, BlockK.Patch);");
                 w.Line("    for (int layer = 0; layer < Layers; layer++)");
                 w.Line("    {");
                 w.Line("        float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;");
                 w.Line("        float* panels = packed + _packedBlocks + layer * _packedBlockStride;");
-                w.Line("        Gemm.PackB<TQkv>(panels + _packedQkv, block + BlockOffsets.QkvWeight, 1, Hidden, 3 * Hidden, Hidden, BlockK.Qkv);");
-                w.Line("        Gemm.PackB<TProj>(panels + _packedProj, block + BlockOffsets.ProjWeight, 1, Hidden, Hidden, Hidden, BlockK.Proj);");
-                w.Line("        Gemm.PackB<TFc1>(panels + _packedFc1, block + BlockOffsets.Fc1Weight, 1, Hidden, MlpWidth, Hidden, BlockK.Fc1);");
-                w.Line("        Gemm.PackB<TFc2>(panels + _packedFc2, block + BlockOffsets.Fc2Weight, 1, MlpWidth, Hidden, MlpWidth, BlockK.Fc2);");
+                w.Line("        PackWeight<TQkv>(panels + _packedQkv, block + BlockOffsets.QkvWeight, 3 * Hidden, Hidden, BlockK.Qkv);");
+                w.Line("        PackWeight<TProj>(panels + _packedProj, block + BlockOffsets.ProjWeight, Hidden, Hidden, BlockK.Proj);");
+                w.Line("        PackWeight<TFc1>(panels + _packedFc1, block + BlockOffsets.Fc1Weight, MlpWidth, Hidden, BlockK.Fc1);");
+                w.Line("        PackWeight<TFc2>(panels + _packedFc2, block + BlockOffsets.Fc2Weight, Hidden, MlpWidth, BlockK.Fc2);");
                 w.Line("    }");
-                w.Line("    Gemm.PackB<THead>(packed + _packedHead, w + Offsets.HeadWeight, 1, Hidden, Classes, Hidden, BlockK.Head);");
+                w.Line("    PackWeight<THead>(packed + _packedHead, w + Offsets.HeadWeight, Classes, Hidden, BlockK.Head);");
                 w.Line("}");
             }
 

@@ -49,7 +49,8 @@ internal sealed record InfoJson(
     string Name, string Source, string? Format, int ImageSize, int Channels, int Patch, int Layers, int Hidden, int Heads,
     int MlpDim, int Classes, string Pooling, double LayerNormEpsilon, bool QkvBias, int Tokens, long Parameters,
     long MacsPerImage, long FlopsPerImage, long ParameterBytes, long ActivationBytesPerImage, string Engine,
-    string? CompiledClass, string Isa, IReadOnlyList<string> CpuFeatures, string Runtime, int Threads);
+    string? CompiledClass, string Isa, IReadOnlyList<string> CpuFeatures, string Runtime, int Threads, string Variant,
+    string VariantReason);
 
 /// <summary>The source-generated serialisers for everything vit writes as JSON.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

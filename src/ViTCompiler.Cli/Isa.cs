@@ -24,6 +24,8 @@ internal static class Isa
             if (Avx.IsSupported) features.Add("avx");
             if (Sse42.IsSupported) features.Add("sse4.2");
             if (AdvSimd.IsSupported) features.Add("neon");
+            if (Dp.IsSupported) features.Add("dotprod");
+            if (Rdm.IsSupported) features.Add("rdm");
             return features;
         }
     }
@@ -31,16 +33,17 @@ internal static class Isa
     public static string CpuFeatures => Features.Count == 0 ? "no SIMD" : string.Join(", ", Features);
 
     /// <summary>"NativeAOT, compiled for x86-64-v3" or "JIT (.NET 10.0.x)".</summary>
-    public static string Runtime
-    {
-        get
-        {
-            // A NativeAOT binary never JIT-compiles, so the JIT has compiled nothing; under the JIT, at least Main was.
-            // (RuntimeFeature.IsDynamicCodeSupported cannot tell: projects with PublishAot turn it off for JIT runs too.)
-            if (System.Runtime.JitInfo.GetCompiledMethodCount() > 0) return $"JIT (.NET {Environment.Version})";
-            string? target = typeof(Isa).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-                .FirstOrDefault(a => a.Key == "IlcInstructionSet")?.Value;
-            return string.IsNullOrEmpty(target) ? "NativeAOT (baseline instruction set)" : $"NativeAOT, compiled for {target}";
-        }
-    }
+    public static string Runtime => IsJit ? $"JIT (.NET {Environment.Version})"
+        : CompiledFor is null ? "NativeAOT (baseline instruction set)" : $"NativeAOT, compiled for {CompiledFor}";
+
+    /// <summary>
+    /// Whether this process runs under the JIT. A NativeAOT binary never JIT-compiles, so the JIT has compiled nothing;
+    /// under the JIT, at least Main was. (RuntimeFeature.IsDynamicCodeSupported cannot tell: projects with PublishAot
+    /// turn it off for JIT runs too.)
+    /// </summary>
+    public static bool IsJit => System.Runtime.JitInfo.GetCompiledMethodCount() > 0;
+
+    /// <summary>The IlcInstructionSet this binary was published with (x86-64-v3, x86-64-v4, native …), or null.</summary>
+    public static string? CompiledFor { get; } = typeof(Isa).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .FirstOrDefault(a => a.Key == "IlcInstructionSet")?.Value is { Length: > 0 } target ? target : null;
 }

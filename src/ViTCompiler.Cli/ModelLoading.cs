@@ -38,10 +38,15 @@ internal sealed record ResolvedWeights(WeightsDescription Source, VitConfig Conf
         return new ResolvedWeights(source, config, options);
     }
 
-    /// <summary>Builds the fastest engine for <see cref="Config"/> and loads the weights into it.</summary>
-    public IVitTrainable LoadModel(CliContext context)
+    /// <summary>
+    /// Builds the fastest engine for <see cref="Config"/> and loads the weights into it. An
+    /// <paramref name="inferenceOnly"/> compiled model keeps its weight matrices only in packed form once it has run
+    /// (<see cref="CompiledVit.InferenceOnly"/>): one copy of the weights in memory, but no <c>Parameters</c> to read.
+    /// </summary>
+    public IVitTrainable LoadModel(CliContext context, bool inferenceOnly = false)
     {
         IVitTrainable model = ModelFactory.Create(Config, 0, context, out _);
+        if (model is CompiledVit compiled) compiled.InferenceOnly = inferenceOnly;
         Weights.Load(Source.Path, model, Options);
         return model;
     }
@@ -87,7 +92,7 @@ internal sealed class ImageClassifier
     {
         ResolvedWeights resolved = ResolvedWeights.Open(weightsPath, configPath, heads, imageSize, context);
         Imaging.ImagePreprocessing preprocessing = InputPreprocessing.For(resolved.Source, resolved.Config, normalize, context);
-        IVitTrainable model = resolved.LoadModel(context);
+        IVitTrainable model = resolved.LoadModel(context, inferenceOnly: true); // classify and explain only run it
         Commands.CommonOptions.ApplyThreads(model, threads);
         return new ImageClassifier(context, resolved, preprocessing, model);
     }

@@ -48,6 +48,7 @@ public static class VitCli
             InspectCommand.Create(context),
             ExportOnnxCommand.Create(context),
             SelfTestCommand.Create(context),
+            ServeCommand.Create(context),
         };
         return root;
     }

@@ -146,7 +146,7 @@ public sealed class ImageLoader
         ArgumentNullException.ThrowIfNull(name);
         if (destination.Length < ValuesPerImage)
             throw new ArgumentException($"The destination holds {destination.Length:N0} bytes; one {Options.Channels} × {Options.Size} × {Options.Size} image needs {ValuesPerImage:N0}.", nameof(destination));
-        if (encoded.Length == 0) throw new ImageLoadException(name, "the file is empty (0 bytes).");
+        if (encoded.Length == 0) throw new ImageLoadException(name, "the file is empty (0 bytes).", ImageLoadProblem.Damaged);
         using Image<Rgb24> image = Decode(encoded, name);
         try
         {
@@ -227,9 +227,9 @@ public sealed class ImageLoader
                 throw new ImageLoadException(path, Directory.Exists(path) ? "this is a folder, not an image file." : "the file does not exist.");
             using FileStream stream = FileGuard.OpenRegularFile(path, problem => new ImageLoadException(path, $"this {problem}."), bufferSize: 1);
             long length = stream.Length;
-            if (length == 0) throw new ImageLoadException(path, "the file is empty (0 bytes).");
+            if (length == 0) throw new ImageLoadException(path, "the file is empty (0 bytes).", ImageLoadProblem.Damaged);
             if (length > Options.MaxFileBytes)
-                throw new ImageLoadException(path, $"the file is {length:N0} bytes, above the limit of {Options.MaxFileBytes:N0} (ImagePreprocessing.MaxFileBytes); raise the limit only for files you trust.");
+                throw new ImageLoadException(path, $"the file is {length:N0} bytes, above the limit of {Options.MaxFileBytes:N0} (ImagePreprocessing.MaxFileBytes); raise the limit only for files you trust.", ImageLoadProblem.TooLarge);
             byte[] bytes = new byte[length];
             stream.ReadExactly(bytes);
             return bytes;
@@ -245,7 +245,7 @@ public sealed class ImageLoader
     {
         // The chunk structure first: a cut-off PNG decodes "successfully" with its missing rows black.
         if (encoded.AsSpan().StartsWith(PngSignature) && PngChunks.Problem(encoded) is string damaged)
-            throw new ImageLoadException(name, $"{damaged} (an interrupted download or copy?); re-download or re-export the file.");
+            throw new ImageLoadException(name, $"{damaged} (an interrupted download or copy?); re-download or re-export the file.", ImageLoadProblem.Damaged);
 
         IImageInfo? info;
         IImageFormat? format;
@@ -264,32 +264,32 @@ public sealed class ImageLoader
         }
         catch (Exception e)
         {
-            throw new ImageLoadException(name, $"the image header is damaged, so its size cannot be read ({e.Message.TrimEnd('.')}); re-download or re-export the file.", e);
+            throw new ImageLoadException(name, $"the image header is damaged, so its size cannot be read ({e.Message.TrimEnd('.')}); re-download or re-export the file.", ImageLoadProblem.Damaged, e);
         }
         if (info is null || format is null)
-            throw new ImageLoadException(name, $"this is not an image in a supported format (PNG, JPEG, BMP, GIF, WebP, TIFF, TGA, PBM); it starts with the bytes {Hex(encoded)}.");
+            throw new ImageLoadException(name, $"this is not an image in a supported format (PNG, JPEG, BMP, GIF, WebP, TIFF, TGA, PBM); it starts with the bytes {Hex(encoded)}.", ImageLoadProblem.NotAnImage);
 
         string extension = Path.GetExtension(name).TrimStart('.');
         if (!Options.AllowExtensionMismatch && extension.Length > 0
             && _configuration.ImageFormatsManager.FindFormatByFileExtension(extension) is { } named && named != format)
-            throw new ImageLoadException(name, $"the name says {named.Name} (.{extension}) but the content is {format.Name}; rename the file, or set ImagePreprocessing.AllowExtensionMismatch if this is expected.");
+            throw new ImageLoadException(name, $"the name says {named.Name} (.{extension}) but the content is {format.Name}; rename the file, or set ImagePreprocessing.AllowExtensionMismatch if this is expected.", ImageLoadProblem.NotAnImage);
 
         long pixels = (long)info.Width * info.Height;
         if (info.Width <= 0 || info.Height <= 0)
-            throw new ImageLoadException(name, $"the {format.Name} header declares an empty {info.Width} × {info.Height} image.");
+            throw new ImageLoadException(name, $"the {format.Name} header declares an empty {info.Width} × {info.Height} image.", ImageLoadProblem.Damaged);
         if (pixels > Options.MaxPixels)
             throw new ImageLoadException(name,
                 $"the {format.Name} header declares {info.Width:N0} × {info.Height:N0} = {pixels:N0} pixels, above the limit of {Options.MaxPixels:N0} " +
-                "(ImagePreprocessing.MaxPixels), so it was not decoded; raise the limit only for files you trust.");
+                "(ImagePreprocessing.MaxPixels), so it was not decoded; raise the limit only for files you trust.", ImageLoadProblem.TooLarge);
 
         // After the pixel limit, which bounds the inflating this does.
         if (format is PngFormat && PngChunks.ImageDataProblem(encoded) is string shortData)
-            throw new ImageLoadException(name, $"{shortData}; re-download or re-export the file.");
+            throw new ImageLoadException(name, $"{shortData}; re-download or re-export the file.", ImageLoadProblem.Damaged);
 
         if (format is JpegFormat && !Options.AllowTruncatedJpeg && !HasJpegEnd(encoded))
             throw new ImageLoadException(name,
                 "the JPEG data is truncated: the image data has no end-of-image marker (an interrupted download or copy?). " +
-                "Set ImagePreprocessing.AllowTruncatedJpeg to decode what is there, with the missing part grey.");
+                "Set ImagePreprocessing.AllowTruncatedJpeg to decode what is there, with the missing part grey.", ImageLoadProblem.Damaged);
 
         try
         {
@@ -301,13 +301,13 @@ public sealed class ImageLoader
         }
         catch (Exception e)
         {
-            string what = e switch
+            (string what, ImageLoadProblem kind) = e switch
             {
-                InvalidImageContentException => "is damaged or truncated",
-                NotSupportedException or ImageFormatException => "uses a variant the decoder does not support",
-                _ => "could not be decoded",
+                InvalidImageContentException => ("is damaged or truncated", ImageLoadProblem.Damaged),
+                NotSupportedException or ImageFormatException => ("uses a variant the decoder does not support", ImageLoadProblem.Unsupported),
+                _ => ("could not be decoded", ImageLoadProblem.Damaged),
             };
-            throw new ImageLoadException(name, $"the {format.Name} data {what} ({e.Message.TrimEnd('.')}); re-download or re-export the file.", e);
+            throw new ImageLoadException(name, $"the {format.Name} data {what} ({e.Message.TrimEnd('.')}); re-download or re-export the file.", kind, e);
         }
     }
 
@@ -317,7 +317,7 @@ public sealed class ImageLoader
     private static bool IsMemoryFailure(Exception e) => e is OutOfMemoryException or SixLabors.ImageSharp.Memory.InvalidMemoryOperationException;
 
     private static ImageLoadException OutOfMemory(string name, Exception e) =>
-        new(name, $"decoding it needs more memory than is available ({e.Message.TrimEnd('.')}); lower ImagePreprocessing.MaxPixels, or decode it on a larger machine.", e);
+        new(name, $"decoding it needs more memory than is available ({e.Message.TrimEnd('.')}); lower ImagePreprocessing.MaxPixels, or decode it on a larger machine.", ImageLoadProblem.TooLarge, e);
 
     /// <summary>
     /// Whether a JPEG's compressed image data is followed by an end-of-image marker (FF D9). The decoder fills a
@@ -367,7 +367,7 @@ public sealed class ImageLoader
         if (longer * shorter > Options.MaxPixels || longer > int.MaxValue)
             throw new ImageLoadException(name,
                 $"its aspect ratio ({width} × {height}) is too extreme: scaling the shorter side to {shorter} would make {longer:N0} × {shorter} pixels, " +
-                $"above the limit of {Options.MaxPixels:N0} (ImagePreprocessing.MaxPixels).");
+                $"above the limit of {Options.MaxPixels:N0} (ImagePreprocessing.MaxPixels).", ImageLoadProblem.TooLarge);
         int newWidth = width <= height ? shorter : (int)longer;
         int newHeight = width <= height ? (int)longer : shorter;
         int top = (newHeight - size) / 2, left = (newWidth - size) / 2;

@@ -9,7 +9,7 @@ namespace ViTCompiler;
 /// checking. The generated part adds the shape constants and the shape-specialised passes.
 /// </summary>
 /// <remarks>An instance is not safe for concurrent calls: it reuses one workspace. Use one model per thread.</remarks>
-public abstract unsafe class CompiledVit : IVitTrainable
+public abstract unsafe partial class CompiledVit : IVitTrainable
 {
     private readonly float[] _parameters;
     private float[]? _gradients;
@@ -50,10 +50,20 @@ public abstract unsafe class CompiledVit : IVitTrainable
     [EditorBrowsable(EditorBrowsableState.Never)]
     protected abstract string KernelDescription { get; }
 
-    public ReadOnlySpan<float> Parameters => _parameters;
+    /// <exception cref="InvalidOperationException">An <see cref="InferenceOnly"/> model released its weight matrices.</exception>
+    public ReadOnlySpan<float> Parameters
+    {
+        get
+        {
+            ThrowIfReleased("Parameters");
+            return _parameters;
+        }
+    }
 
+    /// <exception cref="InvalidOperationException">An <see cref="InferenceOnly"/> model released its weight matrices.</exception>
     public ParameterEdit EditParameters()
     {
+        ThrowIfReleased("EditParameters");
         _parameterVersion++;
         return new ParameterEdit(_parameters, _parametersWritten);
     }
@@ -74,6 +84,7 @@ public abstract unsafe class CompiledVit : IVitTrainable
 
     public float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainStepOptions options, Span<float> logits)
     {
+        if (InferenceOnly) throw new InvalidOperationException("TrainStep: this model is InferenceOnly (it keeps its weights only in packed form); train a model without that setting.");
         CheckBatch(pixels.Length, batch, logits.IsEmpty ? batch * Config.Classes : logits.Length);
         options.Validate();
         if (labels.Length != batch) throw new ArgumentException($"labels must hold one label per image ({batch}); it holds {labels.Length}.", nameof(labels));

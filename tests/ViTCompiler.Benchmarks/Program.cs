@@ -2,9 +2,12 @@ using System.Diagnostics;
 using BenchmarkDotNet.Running;
 using ViTCompiler;
 using ViTCompiler.Benchmarks;
+using ViTCompiler.Cli;
 
 // `dotnet run -c Release --project tests/ViTCompiler.Benchmarks -- quick [model] [batch]` prints medians without
 // BenchmarkDotNet (seconds instead of minutes); anything else goes to BenchmarkDotNet's switcher.
+// `serve-load [--vit PATH] [--models ...] [--clients 1,8,32,128] [--requests N] [--seconds S]`: load on `vit serve` (docs/SERVE.md).
+if (args.Length > 0 && args[0] == "serve-load") return ServeLoad.Run(args[1..]);
 if (args.Length > 0 && args[0] == "primitives") return PrimitivesBenchmarks.Run(args[1..]);
 if (args.Length > 0 && args[0] == "table") return PeerTable.Run(args);
 if (args.Length > 0 && args[0] == "train-table") return PeerTable.RunTraining(args);
@@ -41,23 +44,22 @@ if (args.Length > 0 && args[0] == "quick")
     float[] logits = new float[batch * model.Config.Classes];
     int[] labels = Enumerable.Range(0, batch).Select(i => i % model.Config.Classes).ToArray();
     var times = new List<double>();
-    int iterations = int.TryParse(Environment.GetEnvironmentVariable("VIT_QUICK_RUNS"), out int q) ? q : 12;
+    int iterations = int.TryParse(Environment.GetEnvironmentVariable("VIT_QUICK_RUNS"), out int q) ? q : 10;
+    Action step = train
+        ? () => { model.Gradients.Clear(); model.TrainStep(pixels, labels, batch, default, logits); }
+        : () => model.Forward(pixels, batch, logits);
+    int warmup = TieredWarmup.Run(step, minRuns: 2); // until the JIT has tiered the step up, as in a long job
     for (int i = 0; i < iterations; i++)
     {
         long start = Stopwatch.GetTimestamp();
-        if (train)
-        {
-            model.Gradients.Clear();
-            model.TrainStep(pixels, labels, batch, default, logits);
-        }
-        else model.Forward(pixels, batch, logits);
-        if (i >= 2) times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        step();
+        times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
     }
     times.Sort();
     double median = times[times.Count / 2];
     double gflop = (train ? 3.0 : 1.0) * model.Config.FlopsPerImage * batch / 1e9;
     Console.WriteLine($"{name} batch {batch} {(train ? "train step" : "forward")}: median {median:F2} ms, min {times[0]:F2} ms, " +
-        $"{batch * 1000 / median:F0} images/s, ~{gflop / (median / 1000):F0} GFLOP/s  [{model.Engine}, {model.Threads} threads]");
+        $"{batch * 1000 / median:F0} images/s, ~{gflop / (median / 1000):F0} GFLOP/s  [{model.Engine}, {model.Threads} threads, after {warmup} warm-up runs]");
     return 0;
 }
 BenchmarkSwitcher.FromAssembly(typeof(BenchmarkModels).Assembly).Run(args);

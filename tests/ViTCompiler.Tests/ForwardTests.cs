@@ -63,10 +63,12 @@ public class ForwardTests(ITestOutputHelper output)
         Assert.Equal(one, two);
     }
 
-    [Fact]
-    public void Forward_allocates_nothing_once_warm()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // an InferenceOnly model, its weight matrices released after packing (InferenceOnlyTests)
+    public void Forward_allocates_nothing_once_warm(bool inferenceOnly)
     {
-        var model = new TinyWide();
+        var model = new TinyWide { InferenceOnly = inferenceOnly };
         TestData.Randomize(model, 1);
         float[] pixels = TestData.Pixels(model.Config, 2, 2);
         float[] logits = new float[2 * TinyWide.Classes];

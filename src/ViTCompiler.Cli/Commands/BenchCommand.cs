@@ -12,7 +12,7 @@ internal static class BenchCommand
         Option<string> preset = CommonOptions.Preset(required: true);
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass.", DefaultValueFactory = _ => 1, HelpName = "N" };
         var runs = new Option<int>("--runs", "-r") { Description = "Timed forward passes.", DefaultValueFactory = _ => 10, HelpName = "R" };
-        var warmup = new Option<int>("--warmup") { Description = "Untimed passes first (packing the weights, warming caches).", DefaultValueFactory = _ => 1, HelpName = "W" };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed passes first (packing the weights, warming caches); under the JIT, more until the code is tiered up.", DefaultValueFactory = _ => 1, HelpName = "W" };
         Option<int?> threads = CommonOptions.Threads();
         Option<bool> json = CommonOptions.Json();
         var command = new Command("bench", "Time the forward pass of a compiled model: median and minimum per batch and per image, images/s and GFLOP/s.")
@@ -42,7 +42,8 @@ internal static class BenchCommand
         for (int i = 0; i < pixels.Length; i++) pixels[i] = (float)(random.NextDouble() * 2 - 1);
         float[] logits = new float[batch * config.Classes];
 
-        for (int i = 0; i < warmup; i++) model.Forward(pixels, batch, logits);
+        // Under the JIT, more warm-up until the forward pass runs Tier-1 code, as it would in a long job (TieredWarmup).
+        warmup = TieredWarmup.Run(() => model.Forward(pixels, batch, logits), warmup);
         double[] milliseconds = new double[runs];
         for (int i = 0; i < runs; i++)
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using ViTCompiler.Imaging;
+using ViTCompiler.Serving;
 using ImagePreprocessing = ViTCompiler.Imaging.ImagePreprocessing;
 
 namespace ViTCompiler.Cli.Commands;
@@ -49,25 +50,12 @@ internal static class ClassifyCommand
             model.Forward(pixels.AsSpan(0, batch.Count * config.PixelsPerImage), batch.Count, logits.AsSpan(0, batch.Count * config.Classes));
             for (int i = 0; i < batch.Count; i++)
             {
-                (int Index, double Probability)[] best = TopK(logits.AsSpan(i * config.Classes, config.Classes), k);
+                (int Index, double Probability)[] best = Predictions.TopK(logits.AsSpan(i * config.Classes, config.Classes), k);
                 if (json) WriteJson(context, batch.Paths[i], best, names);
                 else WriteText(context, batch.Paths[i], best, names);
             }
         }
         return classifier.ExitCode;
-    }
-
-    /// <summary>Softmax (in double, shifted by the maximum) and the k most probable classes, ties by lower index.</summary>
-    internal static (int Index, double Probability)[] TopK(ReadOnlySpan<float> logits, int k)
-    {
-        float max = float.NegativeInfinity;
-        foreach (float v in logits) max = Math.Max(max, v);
-        double sum = 0;
-        foreach (float v in logits) sum += Math.Exp(v - max);
-        var all = new (int Index, double Probability)[logits.Length];
-        for (int i = 0; i < logits.Length; i++) all[i] = (i, Math.Exp(logits[i] - max) / sum);
-        Array.Sort(all, static (a, b) => b.Probability != a.Probability ? b.Probability.CompareTo(a.Probability) : a.Index.CompareTo(b.Index));
-        return all[..k];
     }
 
     private static void WriteText(CliContext context, string path, (int Index, double Probability)[] best, IReadOnlyList<string>? names)

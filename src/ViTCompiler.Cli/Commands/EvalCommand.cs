@@ -28,7 +28,7 @@ internal static class EvalCommand
             ResolvedWeights resolved = ResolvedWeights.Open(parse.GetValue(weights)!, parse.GetValue(config), parse.GetValue(heads), null, context);
             ChannelNormalization normalization = InputPreprocessing.For(resolved.Source, resolved.Config, parse.GetValue(normalize), context).Normalization;
             (LabeledImages images, string description) = TrainingData.ForEvaluation(parse.GetValue(data)!, resolved.Config, context);
-            IVitTrainable model = resolved.LoadModel(context);
+            IVitTrainable model = resolved.LoadModel(context, inferenceOnly: true);
             CommonOptions.ApplyThreads(model, parse.GetValue(threads));
             EvaluationResult result = new Evaluator(images, normalization, Math.Min(batchSize, images.Count)).Evaluate(model);
             if (parse.GetValue(json))

@@ -3,6 +3,7 @@ using System.Globalization;
 using ViTCompiler.Analysis;
 using ViTCompiler.Imaging;
 using ViTCompiler.Plots;
+using ViTCompiler.Serving;
 using ImagePreprocessing = ViTCompiler.Imaging.ImagePreprocessing;
 
 namespace ViTCompiler.Cli.Commands;
@@ -66,7 +67,7 @@ internal static class ExplainCommand
             {
                 string path = batch.Paths[i];
                 ReadOnlySpan<float> captured = attention.AsSpan(i * perImage, perImage);
-                (int Index, double Probability)[] best = ClassifyCommand.TopK(logits.AsSpan(i * config.Classes, config.Classes), k);
+                (int Index, double Probability)[] best = Predictions.TopK(logits.AsSpan(i * config.Classes, config.Classes), k);
                 string predicted = $"{ClassNames.Name(names, best[0].Index)} ({best[0].Probability * 100:0.#}%)";
 
                 PatchMap rollout = AttentionMaps.Rollout(config, captured);

@@ -72,6 +72,7 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
         o.WriteLine($"  activations    {Bytes(ActivationBytesPerImage)} per image (inference workspace)");
         o.WriteLine($"  engine         {(Compiled is null ? "reference (double precision, unoptimised; no compiled model matches)" : $"generated ({Compiled.ClassName}), {Isa.Name} kernels")}");
         o.WriteLine($"  CPU            {Isa.CpuFeatures}; {Isa.Runtime}; {CompiledVit.MaxThreads} threads");
+        o.WriteLine($"  variant        {IsaVariants.Current.Variant}: {IsaVariants.Current.Reason}");
     }
 
     public InfoJson ToJson()
@@ -80,7 +81,8 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
         return new InfoJson(Name, Source, Format, c.ImageSize, c.Channels, c.Patch, c.Layers, c.Hidden, c.Heads, c.MlpWidth, c.Classes,
             c.HasClassToken ? "class_token" : "mean", c.LayerNormEpsilon, c.QkvBias, c.Tokens, c.ParameterCount, c.MacsPerImage,
             c.FlopsPerImage, ParameterBytes, ActivationBytesPerImage, Compiled is null ? "reference" : "generated", Compiled?.ClassName,
-            Compiled is null ? "scalar" : Isa.Name, Isa.Features, Isa.Runtime, CompiledVit.MaxThreads);
+            Compiled is null ? "scalar" : Isa.Name, Isa.Features, Isa.Runtime, CompiledVit.MaxThreads,
+            IsaVariants.Current.Variant, IsaVariants.Current.Reason);
     }
 
     private static string Bytes(long bytes) => bytes >= 1 << 20

@@ -6,6 +6,6 @@ namespace ViTCompiler
     internal static class VitContract
     {
         /// <summary>Bump when generated code and the runtime's infrastructure change together incompatibly.</summary>
-        public const int Version = 1;
+        public const int Version = 2;
     }
 }

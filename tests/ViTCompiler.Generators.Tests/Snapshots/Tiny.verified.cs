@@ -5,7 +5,7 @@
 //   encoder  1 pre-LayerNorm blocks of width 16: 2 heads × 8, MLP 32 with GELU (erf), LayerNorm ε = 1E-06
 //   head     [class] token → 3 classes
 //   size     2,675 parameters, 12,112 multiply-accumulates per image
-//   runtime  calls ViTCompiler.Infrastructure under runtime contract 1; the constructor checks it
+//   runtime  calls ViTCompiler.Infrastructure under runtime contract 2; the constructor checks it
 //
 // Matrix products C = A · B (B is K × N; A has one row per token, or per image for the head), each with its
 // K block and the register tile (rows × columns) the planner picked per instruction set:
@@ -56,7 +56,7 @@ namespace Demo
         private const float Epsilon = 1E-06f;
 
         /// <summary>Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name="seed"/>.</summary>
-        public TinyVit(ulong seed = 0) : base(ModelConfig, seed, contractVersion: 1) { }
+        public TinyVit(ulong seed = 0) : base(ModelConfig, seed, contractVersion: 2) { }
 
         /// <summary>Offsets, in floats, of the parameter tensors outside the blocks, and of the blocks.</summary>
         private static class Offsets
@@ -146,7 +146,8 @@ namespace Demo
         // Where each weight's packed panels start inside the packed block (they depend on the active tiles).
         private long _packedPatch, _packedBlocks, _packedBlockStride, _packedQkv, _packedProj, _packedFc1, _packedFc2, _packedHead;
 
-        // A torch-layout weight W (out × in) is read as B = Wᵀ: B[k, j] = W[j·in + k], so row stride 1, column stride in.
+        // A torch-layout weight W (out × in) is read as B = Wᵀ: B[k, j] = W[j·in + k]; PackWeight(packed, W, out, in, K block)
+        // also releases W from the parameter block when the model is InferenceOnly (one copy of the weights).
         private unsafe void PackWeights<TPatch, TQkv, TScores, TValues, TProj, TFc1, TFc2, THead>(float* w)
             where TPatch : global::ViTCompiler.Infrastructure.IGemmKernel
             where TQkv : global::ViTCompiler.Infrastructure.IGemmKernel
@@ -167,17 +168,17 @@ namespace Demo
             _packedHead = size; size += Gemm.PackedSize<THead>(Classes, Hidden);
             float* packed = AllocatePacked(size);
 
-            Gemm.PackB<TPatch>(packed + _packedPatch, w + Offsets.PatchWeight, 1, PatchDim, Hidden, PatchDim, BlockK.Patch);
+            PackWeight<TPatch>(packed + _packedPatch, w + Offsets.PatchWeight, Hidden, PatchDim, BlockK.Patch);
             for (int layer = 0; layer < Layers; layer++)
             {
                 float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
                 float* panels = packed + _packedBlocks + layer * _packedBlockStride;
-                Gemm.PackB<TQkv>(panels + _packedQkv, block + BlockOffsets.QkvWeight, 1, Hidden, 3 * Hidden, Hidden, BlockK.Qkv);
-                Gemm.PackB<TProj>(panels + _packedProj, block + BlockOffsets.ProjWeight, 1, Hidden, Hidden, Hidden, BlockK.Proj);
-                Gemm.PackB<TFc1>(panels + _packedFc1, block + BlockOffsets.Fc1Weight, 1, Hidden, MlpWidth, Hidden, BlockK.Fc1);
-                Gemm.PackB<TFc2>(panels + _packedFc2, block + BlockOffsets.Fc2Weight, 1, MlpWidth, Hidden, MlpWidth, BlockK.Fc2);
+                PackWeight<TQkv>(panels + _packedQkv, block + BlockOffsets.QkvWeight, 3 * Hidden, Hidden, BlockK.Qkv);
+                PackWeight<TProj>(panels + _packedProj, block + BlockOffsets.ProjWeight, Hidden, Hidden, BlockK.Proj);
+                PackWeight<TFc1>(panels + _packedFc1, block + BlockOffsets.Fc1Weight, MlpWidth, Hidden, BlockK.Fc1);
+                PackWeight<TFc2>(panels + _packedFc2, block + BlockOffsets.Fc2Weight, Hidden, MlpWidth, BlockK.Fc2);
             }
-            Gemm.PackB<THead>(packed + _packedHead, w + Offsets.HeadWeight, 1, Hidden, Classes, Hidden, BlockK.Head);
+            PackWeight<THead>(packed + _packedHead, w + Offsets.HeadWeight, Classes, Hidden, BlockK.Head);
         }
 
         private const long InferenceFloatsPerImage = 704;

@@ -9,7 +9,7 @@ namespace ViTCompiler.Cli;
 /// <summary><c>vit train --json</c>: one object at the end of the session.</summary>
 internal sealed record TrainJson(
     long Steps, long TotalSteps, bool Completed, bool Cancelled, double? TrainLoss, double TrainAccuracy,
-    int? TestImages, double? TestAccuracy, double? TestLoss, double ImagesPerSecond, double ElapsedSeconds, string? Checkpoint);
+    int? TestImages, double? TestAccuracy, double? TestLoss, double ImagesPerSecond, double ElapsedSeconds, string? Checkpoint, int Ranks);
 
 /// <summary><c>vit eval --json</c>.</summary>
 internal sealed record EvalJson(string Weights, int Images, int Correct, double Accuracy, double Loss);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using ViTCompiler.Data;
+using ViTCompiler.Distributed;
 using ViTCompiler.IO;
 using ViTCompiler.Training;
 
@@ -32,6 +33,7 @@ internal static class TrainCommand
         var seed = new Option<ulong?>("--seed") { Description = "Seeds the initialisation, shuffling, augmentation and dropout (default 0).", HelpName = "N" };
         var output = new Option<string>("--out", "-o") { Description = "Checkpoint written after every epoch and at the end (default: vit-<preset>.safetensors, vit-finetuned.safetensors with --from; with --resume, that file).", HelpName = "FILE" };
         var resume = new Option<string>("--resume") { Description = "Continue the run saved in this checkpoint, with its settings unless flags given now change them.", HelpName = "FILE" };
+        var logEvery = new Option<int?>("--log-every") { Description = $"Steps between progress lines and metrics records (default {recipe.LogEverySteps}).", HelpName = "N" };
         var metrics = new Option<string>("--metrics") { Description = "Append JSON-lines metrics (loss, accuracy, learning rate per interval and epoch) to this file.", HelpName = "FILE" };
         var normalize = new Option<string>("--normalize") { Description = "Input normalisation: fashion-mnist (default for grey models), google (default for RGB), imagenet or none; with --from, what the weights record.", HelpName = "NAME" };
         normalize.AcceptOnlyFromAmong(InputPreprocessing.NormalizationNames);
@@ -39,10 +41,13 @@ internal static class TrainCommand
         Option<bool> json = CommonOptions.Json();
         var command = new Command("train", "Train a compiled preset, or fine-tune pre-trained weights, on Fashion-MNIST-style IDX files or an image folder; checkpoints resume exactly.")
         {
-            data, test, preset, from, fromConfig, heads, imageSize, epochs, steps, batch, accumulate, lr, optimizer, seed, output, resume, metrics, normalize, threads, json,
+            data, test, preset, from, fromConfig, heads, imageSize, epochs, steps, batch, accumulate, lr, optimizer, seed, output, resume, metrics, logEvery, normalize, threads, json,
         };
         command.SetAction(parse => context.Run(() =>
         {
+            // Under mpirun/srun every rank runs this; rank 0 alone prints and writes (docs/DISTRIBUTED.md).
+            ICommunicator ranks = MpiCommunicator.FromEnvironment();
+            CliContext quiet = ranks.Rank == 0 ? context : new CliContext(TextWriter.Null, TextWriter.Null);
             string? resumePath = parse.GetValue(resume), fromPath = parse.GetValue(from), presetName = parse.GetValue(preset);
             if (fromPath is not null && presetName is not null)
                 throw CliException.Usage("--preset and --from both name the model: give --from to fine-tune those weights, or --preset to train from scratch.");
@@ -54,7 +59,7 @@ internal static class TrainCommand
             OptimizerKind? optimizerKind = parse.GetValue(optimizer) switch { "sgd" => OptimizerKind.Sgd, "adamw" => OptimizerKind.AdamW, _ => null };
 
             // The encoder: a preset's, the pre-trained weights' (at --image-size), or the resumed checkpoint's.
-            Pretrained? pretrained = fromPath is null ? null : Pretrained.Open(fromPath, parse.GetValue(fromConfig), parse.GetValue(heads), parse.GetValue(imageSize), parse.GetValue(normalize), context);
+            Pretrained? pretrained = fromPath is null ? null : Pretrained.Open(fromPath, parse.GetValue(fromConfig), parse.GetValue(heads), parse.GetValue(imageSize), parse.GetValue(normalize), quiet);
             CompiledModel? compiled = pretrained is null ? Presets.Get(presetName ?? "fashion-mnist") : null;
             VitConfig config = resumePath is not null ? VitCheckpoint.ReadConfig(resumePath) : pretrained?.Target ?? compiled!.Config;
 
@@ -70,6 +75,7 @@ internal static class TrainCommand
             {
                 CheckpointPath = parse.GetValue(output) ?? resumePath ?? (pretrained is null ? $"vit-{compiled!.Preset}.safetensors" : "vit-finetuned.safetensors"),
                 MetricsPath = parse.GetValue(metrics),
+                LogEverySteps = parse.GetValue(logEvery) is int every ? CommonOptions.Positive(every, "--log-every") : recipe.LogEverySteps,
                 Threads = parse.GetValue(threads) is int count ? CommonOptions.Positive(count, "--threads") : null,
             };
             var flags = new TrainerOverrides
@@ -86,13 +92,13 @@ internal static class TrainCommand
             // A resumed run continues with the settings its checkpoint recorded, so a plain --resume replays it exactly.
             TrainerOptions options = flags.ApplyTo(resumePath is null ? fresh : Trainer.ReadSettings(resumePath, fresh));
 
-            (LabeledImages train, LabeledImages? testSet, string description) = TrainingData.ForTraining(parse.GetValue(data)!, parse.GetValue(test), config, options.Seed, context);
-            context.Note($"data: {description}: {train.Count:N0} training and {testSet?.Count ?? 0:N0} test images, {train.Classes} classes.");
+            (LabeledImages train, LabeledImages? testSet, string description) = TrainingData.ForTraining(parse.GetValue(data)!, parse.GetValue(test), config, options.Seed, quiet);
+            quiet.Note($"data: {description}: {train.Count:N0} training and {testSet?.Count ?? 0:N0} test images, {train.Classes} classes.");
             if (resumePath is null)
             {
                 // The head's width follows the data (compiled models take it at run time).
                 config = config with { Classes = train.Classes };
-                if (pretrained is not null) options = FitFineTuning(options, flags, train.Count, context);
+                if (pretrained is not null) options = FitFineTuning(options, flags, train.Count, quiet);
             }
             else if (train.Classes != config.Classes)
             {
@@ -101,15 +107,15 @@ internal static class TrainCommand
 
             IVitTrainable model = compiled is not null && compiled.Runs(config)
                 ? compiled.Create(options.Seed, config.Classes)
-                : ModelFactory.Create(config, options.Seed, context, out _);
+                : ModelFactory.Create(config, options.Seed, quiet, out _);
             if (pretrained is not null)
             {
                 FineTuning.TransferWeights(pretrained.Weights, model);
-                context.Note($"fine-tuning '{pretrained.Path}' ({pretrained.Weights.Config.ImageSize} px) at {config.ImageSize} px: encoder carried over" +
+                quiet.Note($"fine-tuning '{pretrained.Path}' ({pretrained.Weights.Config.ImageSize} px) at {config.ImageSize} px: encoder carried over" +
                              (pretrained.Weights.Config.GridSize != config.GridSize ? $", position embeddings interpolated from {pretrained.Weights.Config.GridSize}² to {config.GridSize}²" : "") +
                              $", new zero head for {config.Classes} classes.");
             }
-            using var trainer = new Trainer(model, train, testSet, options, new ConsoleProgress(context.Error));
+            using var trainer = new Trainer(model, train, testSet, options, new ConsoleProgress(context.Error), ranks);
             if (resumePath is not null)
             {
                 IReadOnlyList<string> changed;
@@ -122,12 +128,12 @@ internal static class TrainCommand
                     // The run changed something its saved state depends on (batch size, augmentation, optimiser, data).
                     throw CliException.Usage(e.Message);
                 }
-                context.Note($"resumed '{resumePath}' at step {trainer.Step:N0} of {trainer.TotalSteps:N0}" +
+                quiet.Note($"resumed '{resumePath}' at step {trainer.Step:N0} of {trainer.TotalSteps:N0}" +
                              (changed.Count == 0 ? "." : $" with changed settings: {string.Join("; ", changed)}."));
             }
             TrainingResult result;
             // Ctrl-C and SIGTERM both stop after the current step with a checkpoint, until the report is written.
-            using ConsoleCancellation stop = ConsoleCancellation.Install(context.Error);
+            using ConsoleCancellation stop = ConsoleCancellation.Install(quiet.Error);
             try
             {
                 result = trainer.Run(stop.Token);
@@ -137,8 +143,9 @@ internal static class TrainCommand
                 throw new CliException(ExitCodes.TrainingDiverged, e.Message, e);
             }
 
-            if (result.Checkpoint is not null) Annotate(result.Checkpoint, ClassNamesOf(train, config), options.Normalization);
-            Report(context, result, parse.GetValue(json));
+            if (result.Checkpoint is not null && ranks.Rank == 0) Annotate(result.Checkpoint, ClassNamesOf(train, config), options.Normalization);
+            Report(quiet, result, parse.GetValue(json), ranks.Size);
+            (ranks as IDisposable)?.Dispose(); // MPI_Finalize: every rank got here
             return !result.Cancelled ? ExitCodes.Ok : stop.Signal == System.Runtime.InteropServices.PosixSignal.SIGTERM ? ExitCodes.Terminated : ExitCodes.Interrupted;
         }));
         return command;
@@ -219,7 +226,7 @@ internal static class TrainCommand
         checkpoint.Save(path);
     }
 
-    private static void Report(CliContext context, TrainingResult r, bool json)
+    private static void Report(CliContext context, TrainingResult r, bool json, int ranks)
     {
         if (json)
         {
@@ -227,7 +234,7 @@ internal static class TrainCommand
             context.WriteJsonLine(new TrainJson(r.Step, r.TotalSteps, r.Completed, r.Cancelled,
                 double.IsFinite(r.TrainLoss) ? Math.Round(r.TrainLoss, 6) : null, Math.Round(r.TrainAccuracy, 6),
                 t?.Images, t is null ? null : Math.Round(t.Value.Accuracy, 6), t is null ? null : Math.Round(t.Value.Loss, 6),
-                Math.Round(r.ImagesPerSecond, 3), Math.Round(r.ElapsedSeconds, 3), r.Checkpoint), CliJsonContext.Default.TrainJson);
+                Math.Round(r.ImagesPerSecond, 3), Math.Round(r.ElapsedSeconds, 3), r.Checkpoint, ranks), CliJsonContext.Default.TrainJson);
             return;
         }
         TextWriter o = context.Output;

@@ -185,4 +185,22 @@ set -e
 [ "$code" -eq 0 ] || fail "vit serve should exit 0 after SIGTERM, got $code: $(cat "$work/serve.err")"
 expect 'stopped; 1 image\(s\) in 1 forward pass' "$(cat "$work/serve.out")"
 
+# Data-parallel training from the NativeAOT binary (the MPI binding loaded through NativeLibrary, no JIT): 2 ranks
+# of 64 images must train like 1 process with batches of 128, step by step (docs/DISTRIBUTED.md, "Tolerance").
+if command -v mpirun >/dev/null; then
+  common=(train --data data/fashion-mnist --steps 6 --batch 128 --threads 1 --log-every 1 --json)
+  mpirun --allow-run-as-root --oversubscribe --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo -np 2 \
+    "$vit" "${common[@]}" --out "$work/two.safetensors" --metrics "$work/two.jsonl" > "$work/two.json"
+  expect '"ranks":2' "$(cat "$work/two.json")"
+  "$vit" "${common[@]}" --out "$work/one.safetensors" --metrics "$work/one.jsonl" > "$work/one.json"
+  expect '"ranks":1' "$(cat "$work/one.json")"
+  losses() { grep '"kind":"step"' "$1" | sed -E 's/.*"loss":([^,]*),.*/\1/'; }
+  paste <(losses "$work/one.jsonl") <(losses "$work/two.jsonl") | awk '
+    { n++; d = ($1 - $2) / $1; if (d < 0) d = -d; if (d > worst) worst = d }
+    END { printf "aot-smoke: 2 ranks vs 1: %d steps, largest relative loss difference %.2e\n", n, worst; exit !(n == 6 && worst <= 1e-4) }' \
+    || fail "2 MPI ranks did not train like 1 process"
+else
+  echo "aot-smoke: mpirun not found; the MPI check is skipped (install openmpi-bin libopenmpi-dev)"
+fi
+
 echo "aot-smoke: all checks passed ($vit, $size bytes)"

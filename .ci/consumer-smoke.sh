@@ -125,17 +125,17 @@ var model = new MyVit(seed: 0);
 var random = new Random(1);
 float[] pixels = new float[batch * MyVit.Channels * MyVit.ImageSize * MyVit.ImageSize];
 for (int i = 0; i < pixels.Length; i++) pixels[i] = (float)(random.NextDouble() * 2 - 1);
-int[] labels = Enumerable.Range(0, batch).Select(i => i % MyVit.Classes).ToArray();
-float[] logits = new float[batch * MyVit.Classes];
+int[] labels = Enumerable.Range(0, batch).Select(i => i % model.Config.Classes).ToArray();
+float[] logits = new float[batch * model.Config.Classes];
 
 model.Forward(pixels, batch, logits);
 float loss = model.TrainStep(pixels, labels, batch, new TrainStepOptions(), default);
 
 Console.WriteLine($"config: {MyVit.ModelConfig}");
 Console.WriteLine($"shapes: ImageSize={MyVit.ImageSize} Patch={MyVit.Patch} Tokens={MyVit.Tokens} Hidden={MyVit.Hidden} " +
-                  $"Heads={MyVit.Heads} HeadDim={MyVit.HeadDim} Layers={MyVit.Layers} Classes={MyVit.Classes} Parameters={MyVit.ParameterCount}");
+                  $"Heads={MyVit.Heads} HeadDim={MyVit.HeadDim} Layers={MyVit.Layers} Classes={MyVit.DefaultClasses} Parameters={MyVit.ParameterCount}");
 Console.WriteLine($"forward: {logits.Length} logits, all finite: {logits.All(float.IsFinite)}");
-Console.WriteLine($"train step: loss {loss:F6} ln(classes) {Math.Log(MyVit.Classes):F6}");
+Console.WriteLine($"train step: loss {loss:F6} ln(classes) {Math.Log(model.Config.Classes):F6}");
 Console.WriteLine($"engine: {model.Engine}");
 EOF
 
@@ -199,7 +199,7 @@ using ViTCompiler.Imaging;
 var loader = new ImageLoader(ImagePreprocessing.Google(GreyVit.ImageSize) with { Color = ColorMode.Grey });
 float[] pixels = new float[GreyVit.Channels * GreyVit.ImageSize * GreyVit.ImageSize];
 loader.Load(args[0], pixels);
-float[] logits = new float[GreyVit.Classes];
+float[] logits = new float[GreyVit.DefaultClasses];
 new GreyVit(seed: 0).Forward(pixels, 1, logits);
 Console.WriteLine($"image: {pixels.Length} values in [{pixels.Min():F3}, {pixels.Max():F3}]");
 Console.WriteLine($"forward: {logits.Length} logits, all finite: {logits.All(float.IsFinite)}");

@@ -70,17 +70,23 @@ namespace ViTCompiler.Generators
                 }
                 w.Line($"//   encoder  {s.Layers} pre-LayerNorm blocks of width {s.Hidden}: {s.Heads} heads × {p.HeadDim}, MLP {p.MlpWidth} with GELU (erf), LayerNorm ε = {s.LayerNormEpsilon.ToString("R", CultureInfo.InvariantCulture)}" +
                        (s.QkvBias ? "" : ", no qkv bias"));
-                w.Line($"//   head     {(s.MeanPooling ? "mean of the tokens" : "[class] token")} → {s.Classes} classes");
-                w.Line($"//   size     {N(p.ParameterCount)} parameters, {N(p.MacsPerImage)} multiply-accumulates per image");
+                w.Line($"//   head     {(s.MeanPooling ? "mean of the tokens" : "[class] token")} → C classes, C chosen when the model is constructed (default {s.Classes})");
+                w.Line($"//   size     {N(p.EncoderParameterCount)} parameters before the head + (D + 1)·C in it ({N(p.ParameterCount)} at C = {s.Classes}), {N(p.MacsPerImage)} multiply-accumulates per image at C = {s.Classes}");
                 w.Line($"//   runtime  calls ViTCompiler.Infrastructure under runtime contract {VitContract.Version}; the constructor checks it");
                 w.Line("//");
+                w.Line("// Fixed at compile time: everything above except C. The head (one product and the loss) takes C at run time: its");
+                w.Line("// parameters come last in the block, so every encoder offset below is a constant; the head bias's offset, the packed");
+                w.Line("// head, the logits and the two per-class training regions are computed from the instance's C.");
+                w.Line("//");
                 w.Line("// Matrix products C = A · B (B is K × N; A has one row per token, or per image for the head), each with its");
-                w.Line("// K block and the register tile (rows × columns) the planner picked per instruction set:");
+                w.Line("// K block and the register tile (rows × columns) the planner picked per instruction set (for N = C, the tile suits");
+                w.Line("// the default C; edge tiles cover any other):");
                 foreach (ProductPlan product in p.Products)
                 {
                     string tiles = string.Join("  ", product.Tiles.Select(t => $"{Title(t.Isa)} {t.MR}×{t.NR}"));
-                    string k = product.K == 0 ? "rows" : product.K.ToString(CultureInfo.InvariantCulture);
-                    w.Line($"//   {product.Name,-11} N {product.N,5}  K {k,5}  block {product.BlockK,4}   {tiles}   {product.Formula}");
+                    string k = product.ClassesK ? "C" : product.K == 0 ? "rows" : product.K.ToString(CultureInfo.InvariantCulture);
+                    string n = product.ClassesN ? "C" : product.N.ToString(CultureInfo.InvariantCulture);
+                    w.Line($"//   {product.Name,-11} N {n,5}  K {k,5}  block {product.BlockK,4}   {tiles}   {product.Formula}");
                 }
                 w.Line("#nullable enable");
                 w.Line("#pragma warning disable CS1591 // the members below are described by this header");
@@ -139,20 +145,32 @@ namespace ViTCompiler.Generators
                 w.Line("};");
                 w.Line();
                 w.Line($"public const int ImageSize = {s.ImageSize}, Channels = {s.Channels}, Patch = {s.Patch}, Grid = {p.Grid}, PatchCount = {p.PatchCount}, PatchDim = {p.PatchDim};");
-                w.Line($"public const int Layers = {s.Layers}, Tokens = {p.Tokens}, Hidden = {s.Hidden}, Heads = {s.Heads}, HeadDim = {p.HeadDim}, MlpWidth = {p.MlpWidth}, Classes = {s.Classes};");
+                w.Line($"public const int Layers = {s.Layers}, Tokens = {p.Tokens}, Hidden = {s.Hidden}, Heads = {s.Heads}, HeadDim = {p.HeadDim}, MlpWidth = {p.MlpWidth};");
                 if (p.HasStem) w.Line($"public const int FeatureSize = {s.FeatureSize}, FeatureChannels = {s.FeatureChannels}, StemGroups = {s.StemGroups};");
+                w.Line("/// <summary>The class count a model gets when its constructor is given none (the attribute's <c>Classes</c>).</summary>");
+                w.Line($"public const int DefaultClasses = {s.Classes};");
+                w.Line("/// <summary>Parameters and multiply-accumulates per image with the default head (an instance's <c>Config</c> counts its own).</summary>");
                 w.Line($"public const long ParameterCount = {I(p.ParameterCount)}, MacsPerImage = {I(p.MacsPerImage)};");
                 w.Line($"private const float Epsilon = {eps}f;");
                 if (p.HasStem) w.Line($"private const float StemEpsilon = {VitStem.NormEpsilon.ToString("R", CultureInfo.InvariantCulture)}f;");
                 w.Line();
-                w.Line("/// <summary>Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name=\"seed\"/>.</summary>");
-                w.Line($"public {spec.ClassName}(ulong seed = 0) : base(ModelConfig, seed, contractVersion: {VitContract.Version}) {{ }}");
+                w.Line("/// <summary>");
+                w.Line("/// Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name=\"seed\"/>,");
+                w.Line("/// with a head of <paramref name=\"classes\"/> outputs (the encoder is the same compiled code for every count).");
+                w.Line("/// </summary>");
+                w.Line($"public {spec.ClassName}(ulong seed = 0, int classes = DefaultClasses) : base(ModelConfig with {{ Classes = classes }}, seed, contractVersion: {VitContract.Version}) {{ }}");
+                w.Line();
+                w.Line("/// <summary>This instance's class count C, the width of the head.</summary>");
+                w.Line("private int Classes => Config.Classes;");
+                w.Line();
+                w.Line("/// <summary>head.bias follows the (C, D) head weight, so its offset depends on C.</summary>");
+                w.Line("private int HeadBiasOffset => Offsets.HeadWeight + Classes * Hidden;");
                 w.Line();
                 w.Line("/// <summary>Offsets, in floats, of the parameter tensors outside the blocks, and of the blocks.</summary>");
                 using (w.Block("private static class Offsets"))
                 {
                     foreach (ParameterOffset o in p.Globals)
-                        w.Line($"public const int {o.Constant} = {I(o.Offset)};".PadRight(48) + $"// {o.TensorName} ({N(o.Count)})");
+                        w.Line($"public const int {o.Constant} = {I(o.Offset)};".PadRight(48) + $"// {o.TensorName} ({(o.Count == 0 ? "C × " + s.Hidden : N(o.Count))})");
                     w.Line($"public const int FirstBlock = {I(p.FirstBlock)}, BlockStride = {I(p.BlockStride)};");
                 }
                 w.Line();
@@ -280,12 +298,15 @@ namespace ViTCompiler.Generators
                 RegionPlan? previous = null;
                 foreach (RegionPlan region in regions)
                 {
-                    string start = previous is null ? allocation : $"{previous.Name} + batch * {I(previous.FloatsPerImage)}L";
+                    string start = previous is null ? allocation : $"{previous.Name} + {RegionFloats(previous)}";
                     w.Line(Commented($"float* {region.Name} = {start};", region.What));
                     previous = region;
                 }
-                w.Line($"float* {next} = {previous!.Name} + batch * {I(previous.FloatsPerImage)}L;");
+                w.Line($"float* {next} = {previous!.Name} + {RegionFloats(previous)};");
             }
+
+            private static string RegionFloats(RegionPlan region) =>
+                region.PerClass ? "(long)batch * Classes" : $"batch * {I(region.FloatsPerImage)}L";
 
             private static string Commented(string code, string comment) =>
                 comment.Length == 0 ? code : code.PadRight(60) + " // " + comment;
@@ -449,8 +470,8 @@ namespace ViTCompiler.Generators
                     w.Line($"{K}.TokenOps.Pool({normalised}, pooled, batch, Tokens, Hidden, classToken: false);");
                 }
                 w.Line();
-                w.Line($"// (B, {d}) -> (B, {s.Classes})   {Formula(p, "Head")}");
-                Gemm("Head", "batch", "Classes", "Hidden", "pooled", "Hidden", "logits", "Classes", "packed + _packedHead", "w + Offsets.HeadBias");
+                w.Line($"// (B, {d}) -> (B, C)   {Formula(p, "Head")}");
+                Gemm("Head", "batch", "Classes", "Hidden", "pooled", "Hidden", "logits", "Classes", "packed + _packedHead", "w + HeadBiasOffset");
             }
 
             private static void WriteTraining(SourceWriter w, VitSpec spec)
@@ -464,7 +485,8 @@ namespace ViTCompiler.Generators
 
                 w.Line("// ---- Training ----");
                 w.Line("// The backward pass reads, per layer and for all B·" + n + " rows, what Saved lists; nothing is recomputed.");
-                w.Line($"private const long SavedFloatsPerImage = {I(p.SavedFloatsPerImage)}, TrainingFloatsPerImage = {I(p.TrainingFloatsPerImage)};");
+                w.Line($"private const long SavedFloatsPerImage = {I(p.SavedFloatsPerImage)}, FixedTrainingFloatsPerImage = {I(p.TrainingFloatsPerImage)};");
+                w.Line($"private long TrainingFloatsPerImage => FixedTrainingFloatsPerImage + {p.TrainingFloatsPerClass}L * Classes;");
                 w.Line();
                 w.Line("/// <summary>One layer's saved activations, carved out of the training workspace.</summary>");
                 using (w.Block("private readonly unsafe struct Saved"))
@@ -516,7 +538,7 @@ namespace ViTCompiler.Generators
                 WriteForwardSteps(w, spec, training: true);
                 w.Lines($$"""
 
-                    // (B, {{s.Classes}}) -> loss, dlogits = (softmax(logits) − smoothed one-hot) / B
+                    // (B, C) -> loss, dlogits = (softmax(logits) − smoothed one-hot) / B
                     float loss = {{K}}.Loss.CrossEntropy(logits, labels, batch, Classes, options.LabelSmoothing, dlogits);
 
                     // ---- backward: every gradient is added into g ----
@@ -524,7 +546,7 @@ namespace ViTCompiler.Generators
                     gemm = {{K}}.GemmProblem.Create(Classes, Hidden, batch, BlockK.HeadWeight, dlogits, 1, g + Offsets.HeadWeight, Hidden);
                     gemm.AColStride = Classes; gemm.B = pooled; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
                     Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                    {{K}}.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + Offsets.HeadBias);
+                    {{K}}.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + HeadBiasOffset);
 
                     // dpooled = dlogits · Whead           (B, C) · (C, D) -> (B, D)
                     gemm = {{K}}.GemmProblem.Create(batch, Hidden, Classes, BlockK.HeadInput, dlogits, Classes, dpooled, Hidden);

@@ -13,7 +13,7 @@ namespace ViTCompiler.Generators
         /// </summary>
         internal static class Planner
         {
-            /// <summary>K block for products whose K is the batch-dependent row count (weight gradients).</summary>
+            /// <summary>K block for products whose K is known only at run time: the batch's rows (weight gradients) or the class count.</summary>
             public const int RuntimeBlockK = 384;
 
             // Register tiles per vector width. Wide tiles are two vectors across (the accumulators, 2 B vectors and a
@@ -38,10 +38,12 @@ namespace ViTCompiler.Generators
                     stem.InputSize(s.ImageSize, i + 1), stem.Channels[i], stem.Strides[i], stem.InputChannels(s.Channels, i) * VitStem.Kernel * VitStem.Kernel)).ToList();
                 long parameterCount = tensors[tensors.Count - 1].Offset + tensors[tensors.Count - 1].Count;
 
+                // head.bias follows the (C, D) head weight, so its offset depends on the run-time class count: the emitter
+                // computes it; every other offset (the head weight's included) is a constant.
                 var globals = new List<ParameterOffset>();
                 foreach (TensorSlot t in tensors)
-                    if (!t.Name.StartsWith("blocks.", StringComparison.Ordinal))
-                        globals.Add(new ParameterOffset(ConstantName(t.Name), t.Name, t.Offset, t.Count));
+                    if (!t.Name.StartsWith("blocks.", StringComparison.Ordinal) && t.Name != "head.bias")
+                        globals.Add(new ParameterOffset(ConstantName(t.Name), t.Name, t.Offset, t.Name == "head.weight" ? 0 : t.Count));
                 List<TensorSlot> block = VitGeometry.BlockTensors(0, s.Hidden, mlp, s.QkvBias);
                 long firstBlock = tensors.First(t => t.Name == "blocks.0.norm1.weight").Offset;
                 long blockStride = block.Sum(t => t.Count);
@@ -58,10 +60,12 @@ namespace ViTCompiler.Generators
                     Product("Proj", "x += heads · Wprojᵀ + bproj", d, d),
                     Product("Fc1", "hidden = GELU(ln2(x) · Wfc1ᵀ + bfc1)", mlp, d),
                     Product("Fc2", "x += hidden · Wfc2ᵀ + bfc2", d, mlp),
-                    Product("Head", "logits = pooled · Wheadᵀ + bhead", s.Classes, d),
+                    // The head's N is the class count, chosen at run time: its tile is picked for the attribute's Classes
+                    // (the default), and the driver's edge tiles handle any other count.
+                    Product("Head", "logits = pooled · Wheadᵀ + bhead", s.Classes, d) with { ClassesN = true },
                     // Backward: input gradients dX = dY · W and weight gradients dW += dYᵀ · X, grouped by N.
                     Product("HeadWeight", "dWhead += dlogitsᵀ · pooled", d, 0, "TGradD"),
-                    Product("HeadInput", "dpooled = dlogits · Whead", d, s.Classes, "TGradD"),
+                    Product("HeadInput", "dpooled = dlogits · Whead", d, 0, "TGradD") with { ClassesK = true },
                     Product("Fc2Weight", "dWfc2 += dbranchᵀ · hidden", mlp, 0, "TGradM"),
                     Product("Fc2Input", "dhidden = dbranch · Wfc2", mlp, d, "TGradM"),
                     Product("Fc1Weight", "dWfc1 += dhiddenᵀ · ln2(x)", d, 0, "TGradD"),
@@ -85,6 +89,7 @@ namespace ViTCompiler.Generators
 
                 return new VitPlan(grid, patchCount, tokens, headDim, mlp, patchDim, parameterCount,
                     VitGeometry.MacsPerImage(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.MlpDim, s.Classes, classToken, stem),
+                    tensors.First(t => t.Name == "head.weight").Offset,
                     Regions(VitGeometry.InferenceRegions(s.ImageSize, s.Channels, s.Patch, s.Hidden, s.MlpDim, classToken, stem)),
                     Regions(VitGeometry.SavedRegions(s.FeatureSize, s.Patch, s.Hidden, s.Heads, s.MlpDim, classToken)),
                     Regions(VitGeometry.TrainingRegions(s.ImageSize, s.Channels, s.Patch, s.Layers, s.Hidden, s.Heads, s.MlpDim, s.Classes, classToken, stem)),
@@ -92,7 +97,7 @@ namespace ViTCompiler.Generators
             }
 
             private static ImmutableEquatableArray<RegionPlan> Regions(List<WorkspaceRegion> regions) =>
-                regions.Select(r => new RegionPlan(r.Name, r.FloatsPerImage, r.What)).ToEquatable();
+                regions.Select(r => new RegionPlan(r.Name, r.FloatsPerImage, r.What, r.PerClass)).ToEquatable();
 
             private static ProductPlan Product(string name, string formula, int n, int k, string? typeParameter = null) =>
                 new(name, formula, n, k, k == 0 ? RuntimeBlockK : BlockK(k), s_isas.Select(isa => PickTile(isa, n)).ToEquatable(),

@@ -19,7 +19,7 @@ for (int c = 0; c < ImageNetVit.Channels; c++)
             pixels[(c * Size + y) * Size + x] = square ? 0.9f : (x + y * (c + 1)) / (float)(Size * (c + 2)) - 0.5f;
         }
 
-float[] logits = new float[ImageNetVit.Classes];
+float[] logits = new float[model.Config.Classes];
 int runs = args.Length > 0 && int.TryParse(args[0], out int r) ? r : 10;
 var times = new List<double>();
 for (int i = 0; i <= runs; i++)

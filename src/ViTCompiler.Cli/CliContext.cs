@@ -48,6 +48,10 @@ internal sealed class CliContext(TextWriter output, TextWriter error)
         {
             return Fail(e.ExitCode, e.Message, e);
         }
+        catch (Exception e) when (e is Distributed.CommunicatorException or Distributed.RanksDisagreeException)
+        {
+            return Fail(ExitCodes.Distributed, e.Message, e);
+        }
         catch (Exception e) when (e is WeightsFileException or ImageLoadException or FileNotFoundException or DirectoryNotFoundException
                                       or UnauthorizedAccessException or InvalidDataException or IOException or DllNotFoundException)
         {

@@ -9,10 +9,14 @@ namespace ViTCompiler.Cli;
 /// <summary><c>vit train --json</c>: one object at the end of the session.</summary>
 internal sealed record TrainJson(
     long Steps, long TotalSteps, bool Completed, bool Cancelled, double? TrainLoss, double TrainAccuracy,
-    int? TestImages, double? TestAccuracy, double? TestLoss, double ImagesPerSecond, double ElapsedSeconds, string? Checkpoint);
+    int? TestImages, double? TestAccuracy, double? TestLoss, double ImagesPerSecond, double ElapsedSeconds, string? Checkpoint, int Ranks);
 
 /// <summary><c>vit eval --json</c>.</summary>
 internal sealed record EvalJson(string Weights, int Images, int Correct, double Accuracy, double Loss);
+
+/// <summary><c>vit probe --json</c>.</summary>
+internal sealed record ProbeJson(string Weights, int Shots, int Classes, int Features, double L2, int FitImages, int TestImages, int Correct,
+    double Accuracy, double ElapsedSeconds, IReadOnlyList<string>? Labels);
 
 /// <summary><c>vit bench --json</c>.</summary>
 internal sealed record BenchJson(
@@ -56,6 +60,7 @@ internal sealed record InfoJson(
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(TrainJson))]
 [JsonSerializable(typeof(EvalJson))]
+[JsonSerializable(typeof(ProbeJson))]
 [JsonSerializable(typeof(BenchJson))]
 [JsonSerializable(typeof(ClassifyJson))]
 [JsonSerializable(typeof(ExplainJson))]

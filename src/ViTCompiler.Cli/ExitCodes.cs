@@ -21,6 +21,12 @@ public static class ExitCodes
     /// <summary><c>vit selftest</c> found a compiled model whose results differ from the reference engine.</summary>
     public const int SelfTestFailed = 5;
 
+    /// <summary>
+    /// <c>vit train</c> under MPI: the MPI library could not be loaded or started, a collective failed (a rank died), or
+    /// the ranks started with different models, data, settings or state (each differing rank names the difference).
+    /// </summary>
+    public const int Distributed = 6;
+
     /// <summary><c>vit train</c> was stopped by Ctrl-C after saving its checkpoint (the shell's code for SIGINT).</summary>
     public const int Interrupted = 130;
 

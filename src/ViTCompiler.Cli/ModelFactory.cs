@@ -12,8 +12,10 @@ internal static class ModelFactory
     public static IVitTrainable Create(VitConfig config, ulong seed, CliContext context, out CompiledModel? compiled)
     {
         compiled = Presets.Find(config);
-        if (compiled is not null) return compiled.Create(seed);
-        context.Warn($"no compiled model matches this configuration ({config}, LayerNorm ε {config.LayerNormEpsilon:R}); " +
+        if (compiled is not null) return compiled.Create(seed, config.Classes);
+        int[] sizes = Presets.CompiledImageSizes(config);
+        string elsewhere = sizes.Length == 0 ? "" : $" (vit has this model compiled at {string.Join(", ", sizes.Select(s => s + " px"))} only)";
+        context.Warn($"no compiled model matches this configuration ({config}, LayerNorm ε {config.LayerNormEpsilon:R}){elsewhere}; " +
                      "running it on the reference engine, which is double precision, single-threaded and much slower. " +
                      "To compile it, add a [VitModel] class with these settings to src/ViTCompiler.Cli/Presets.cs and rebuild vit.");
         return new ReferenceVitModel(config, seed);

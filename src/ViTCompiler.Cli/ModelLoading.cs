@@ -51,6 +51,14 @@ internal sealed record ResolvedWeights(WeightsDescription Source, VitConfig Conf
         return model;
     }
 
+    /// <summary>Loads the weights as stored, at the file's own configuration (<c>--image-size</c> not applied), into a bare parameter block.</summary>
+    public IVitWeights LoadStoredParameters()
+    {
+        var model = new WeightsOnlyModel(Source.Config);
+        Weights.Load(Source.Path, model);
+        return model;
+    }
+
     /// <summary>Loads the weights into a bare parameter block (for conversions).</summary>
     public IVitWeights LoadParameters()
     {

@@ -50,33 +50,66 @@ internal sealed partial class VitBase32Hf { }
 [VitModel(Layers = 24, Hidden = 1024, Heads = 16, LayerNormEpsilon = 1e-12)]
 internal sealed partial class VitLarge16Hf { }
 
+// Fine-tuning resolution (paper §3.2, Table 2's "ViT-B/16" and DeiT's tiny model at 384 px): 24 × 24 = 576 patches.
+
+/// <summary>ViT-Ti/16 at 384 px, for fine-tuning at the paper's higher resolution.</summary>
+[VitModel(ImageSize = 384, Hidden = 192, Heads = 3)]
+internal sealed partial class VitTiny16At384 { }
+
+/// <summary>ViT-B/16 at 384 px, for fine-tuning at the paper's higher resolution.</summary>
+[VitModel(ImageSize = 384)]
+internal sealed partial class VitBase16At384 { }
+
+/// <summary>ViT-B/16 at 384 px with HuggingFace's LayerNorm ε (google/vit-base-patch16-384).</summary>
+[VitModel(ImageSize = 384, LayerNormEpsilon = 1e-12)]
+internal sealed partial class VitBase16At384Hf { }
+
+/// <summary>The Fashion-MNIST model at 56 px (14 × 14 patches of 4): fine-tuning the 28-px model at twice the resolution.</summary>
+[VitModel(ImageSize = 56, Channels = 1, Patch = 4, Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
+internal sealed partial class FashionVit56 { }
+
 // The fashion-mnist presets, FashionMnistSample.FashionVit and FashionHybridVit (the paper's hybrid), are declared once, in samples/FashionMnist/FashionVit.cs, which
 // this project compiles (see ViTCompiler.Cli.csproj).
 
 /// <summary>One model compiled into this program.</summary>
 /// <param name="Preset">The name <c>--preset</c> takes, or null for a variant that is only picked by matching a file's configuration.</param>
 /// <param name="ClassName">The generated class, for <c>vit info</c>.</param>
-/// <param name="Config">The configuration it was compiled for.</param>
-/// <param name="Create">Creates it with parameters initialised from a seed.</param>
-internal sealed record CompiledModel(string? Preset, string ClassName, VitConfig Config, Func<ulong, IVitTrainable> Create);
+/// <param name="Config">The configuration it was compiled for, with its default class count.</param>
+/// <param name="Factory">Creates it with parameters initialised from a seed, with a head of the given number of classes
+/// (the head's width is chosen at run time; everything else is compiled in).</param>
+internal sealed record CompiledModel(string? Preset, string ClassName, VitConfig Config, Func<ulong, int, IVitTrainable> Factory)
+{
+    /// <summary>Creates it with its default class count.</summary>
+    public IVitTrainable Create(ulong seed) => Factory(seed, Config.Classes);
+
+    /// <summary>Creates it with a head of <paramref name="classes"/> outputs.</summary>
+    public IVitTrainable Create(ulong seed, int classes) => Factory(seed, classes);
+
+    /// <summary>Whether this compiled encoder runs <paramref name="config"/>: every setting but the class count equal.</summary>
+    public bool Runs(VitConfig config) => Config == config with { Classes = Config.Classes };
+}
 
 /// <summary>The models compiled into vit, by preset name and by configuration.</summary>
 internal static class Presets
 {
     public static IReadOnlyList<CompiledModel> All { get; } =
     [
-        new("vit-ti16", nameof(VitTiny16), VitTiny16.ModelConfig, seed => new VitTiny16(seed)),
-        new("vit-s16", nameof(VitSmall16), VitSmall16.ModelConfig, seed => new VitSmall16(seed)),
-        new("vit-b16", nameof(VitBase16), VitBase16.ModelConfig, seed => new VitBase16(seed)),
-        new("vit-b32", nameof(VitBase32), VitBase32.ModelConfig, seed => new VitBase32(seed)),
-        new("vit-l16", nameof(VitLarge16), VitLarge16.ModelConfig, seed => new VitLarge16(seed)),
-        new("fashion-mnist", nameof(FashionVit), FashionVit.ModelConfig, seed => new FashionVit(seed)),
-        new("fashion-mnist-hybrid", nameof(FashionHybridVit), FashionHybridVit.ModelConfig, seed => new FashionHybridVit(seed)),
-        new(null, nameof(VitTiny16Hf), VitTiny16Hf.ModelConfig, seed => new VitTiny16Hf(seed)),
-        new(null, nameof(VitSmall16Hf), VitSmall16Hf.ModelConfig, seed => new VitSmall16Hf(seed)),
-        new(null, nameof(VitBase16Hf), VitBase16Hf.ModelConfig, seed => new VitBase16Hf(seed)),
-        new(null, nameof(VitBase32Hf), VitBase32Hf.ModelConfig, seed => new VitBase32Hf(seed)),
-        new(null, nameof(VitLarge16Hf), VitLarge16Hf.ModelConfig, seed => new VitLarge16Hf(seed)),
+        new("vit-ti16", nameof(VitTiny16), VitTiny16.ModelConfig, (seed, classes) => new VitTiny16(seed, classes)),
+        new("vit-s16", nameof(VitSmall16), VitSmall16.ModelConfig, (seed, classes) => new VitSmall16(seed, classes)),
+        new("vit-b16", nameof(VitBase16), VitBase16.ModelConfig, (seed, classes) => new VitBase16(seed, classes)),
+        new("vit-b32", nameof(VitBase32), VitBase32.ModelConfig, (seed, classes) => new VitBase32(seed, classes)),
+        new("vit-l16", nameof(VitLarge16), VitLarge16.ModelConfig, (seed, classes) => new VitLarge16(seed, classes)),
+        new("vit-ti16-384", nameof(VitTiny16At384), VitTiny16At384.ModelConfig, (seed, classes) => new VitTiny16At384(seed, classes)),
+        new("vit-b16-384", nameof(VitBase16At384), VitBase16At384.ModelConfig, (seed, classes) => new VitBase16At384(seed, classes)),
+        new("fashion-mnist", nameof(FashionVit), FashionVit.ModelConfig, (seed, classes) => new FashionVit(seed, classes)),
+        new("fashion-mnist-hybrid", nameof(FashionHybridVit), FashionHybridVit.ModelConfig, (seed, classes) => new FashionHybridVit(seed, classes)),
+        new("fashion-mnist-56", nameof(FashionVit56), FashionVit56.ModelConfig, (seed, classes) => new FashionVit56(seed, classes)),
+        new(null, nameof(VitTiny16Hf), VitTiny16Hf.ModelConfig, (seed, classes) => new VitTiny16Hf(seed, classes)),
+        new(null, nameof(VitSmall16Hf), VitSmall16Hf.ModelConfig, (seed, classes) => new VitSmall16Hf(seed, classes)),
+        new(null, nameof(VitBase16Hf), VitBase16Hf.ModelConfig, (seed, classes) => new VitBase16Hf(seed, classes)),
+        new(null, nameof(VitBase32Hf), VitBase32Hf.ModelConfig, (seed, classes) => new VitBase32Hf(seed, classes)),
+        new(null, nameof(VitLarge16Hf), VitLarge16Hf.ModelConfig, (seed, classes) => new VitLarge16Hf(seed, classes)),
+        new(null, nameof(VitBase16At384Hf), VitBase16At384Hf.ModelConfig, (seed, classes) => new VitBase16At384Hf(seed, classes)),
     ];
 
     /// <summary>The preset names, in the order the help lists them.</summary>
@@ -88,8 +121,13 @@ internal static class Presets
         ?? throw CliException.Usage($"Unknown preset '{name}'. Presets: {string.Join(", ", Names)}.");
 
     /// <summary>
-    /// The compiled model for <paramref name="config"/>, or null. <see cref="VitConfig"/> equality is about the computation:
-    /// an explicit MLP width equal to 4 × Hidden matches the default (0).
+    /// The compiled model whose encoder runs <paramref name="config"/> (any class count), or null. <see cref="VitConfig"/>
+    /// equality is about the computation: an explicit MLP width equal to 4 × Hidden matches the default (0).
     /// </summary>
-    public static CompiledModel? Find(VitConfig config) => All.FirstOrDefault(m => m.Config == config);
+    public static CompiledModel? Find(VitConfig config) => All.FirstOrDefault(m => m.Runs(config));
+
+    /// <summary>The image sizes vit has compiled code for with every other setting of <paramref name="config"/> (class count aside).</summary>
+    public static int[] CompiledImageSizes(VitConfig config) =>
+        All.Where(m => m.Config with { ImageSize = config.ImageSize, Classes = config.Classes } == config)
+           .Select(m => m.Config.ImageSize).Distinct().Order().ToArray();
 }

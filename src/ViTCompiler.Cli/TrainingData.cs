@@ -38,7 +38,13 @@ internal static class TrainingData
         }
 
         LabeledImages all = LoadImageFolder(folder, config, context);
-        if (testFolder is not null) return (all, ForEvaluation(testFolder, config, context).Images, $"image folder '{folder}', test folder '{testFolder}'");
+        RequireClasses(all, folder);
+        if (testFolder is not null)
+        {
+            LabeledImages tests = ForEvaluation(testFolder, config, context).Images;
+            RequireSameClasses(all, folder, tests, testFolder);
+            return (all, tests, $"image folder '{folder}', test folder '{testFolder}'");
+        }
         int held = all.Count * HoldOutPercent / 100;
         if (held == 0)
         {
@@ -50,6 +56,38 @@ internal static class TrainingData
         new Random(unchecked((int)seed ^ 0x5EED)).Shuffle(order);
         return (all.Select(order.AsSpan(held)), all.Select(order.AsSpan(0, held)),
             $"image folder '{folder}' ({all.Count - held:N0} for training, {held:N0} held out for testing)");
+    }
+
+    /// <summary>
+    /// The images <c>vit probe</c> draws its shots from, and the held-out set when there is a separate one: a --test folder,
+    /// or an IDX folder's t10k split when it has a training split too; otherwise null (the images not drawn are held out).
+    /// </summary>
+    public static (LabeledImages Pool, LabeledImages? Test, string Description) ForProbe(string folder, string? testFolder, VitConfig config, CliContext context)
+    {
+        RequireFolder(folder);
+        LabeledImages pool;
+        LabeledImages? test = null;
+        string description;
+        if (IsIdx(folder))
+        {
+            bool full = FashionMnist.HasFullDataset(folder);
+            pool = full ? FashionMnist.LoadTrain(folder) : FashionMnist.LoadTest(folder);
+            if (full && testFolder is null) test = FashionMnist.LoadTest(folder);
+            description = full ? $"IDX files in '{folder}' (shots from the training split, tested on t10k)" : $"IDX t10k split in '{folder}'";
+        }
+        else
+        {
+            pool = LoadImageFolder(folder, config, context);
+            RequireClasses(pool, folder);
+            description = $"image folder '{folder}'";
+        }
+        if (testFolder is not null)
+        {
+            test = ForEvaluation(testFolder, config, context).Images;
+            RequireSameClasses(pool, folder, test, testFolder);
+            description += $", test folder '{testFolder}'";
+        }
+        return (pool, test, description);
     }
 
     /// <summary>The images to evaluate: an IDX folder's t10k split (or its training split when that is all it has), or a whole image folder.</summary>
@@ -68,6 +106,56 @@ internal static class TrainingData
             }
         }
         return (LoadImageFolder(folder, config, context), $"image folder '{folder}'");
+    }
+
+    /// <summary>
+    /// A training folder needs two classes or more, each with images: the head gets one output per class folder, so an
+    /// empty one would be a class the model can never learn, and one class is nothing to tell apart.
+    /// </summary>
+    private static void RequireClasses(LabeledImages images, string folder)
+    {
+        IReadOnlyList<string> names = images.ClassNames ?? [];
+        int[] counts = images.CountPerClass();
+        string[] empty = names.Where((_, i) => counts[i] == 0).ToArray();
+        if (empty.Length > 0)
+            throw CliException.File($"image folder '{folder}' has class folder{(empty.Length == 1 ? "" : "s")} with no usable images: " +
+                                    $"{string.Join(", ", empty.Take(10).Select(n => $"'{n}'"))}{(empty.Length > 10 ? $" and {empty.Length - 10} more" : "")}. " +
+                                    "Each class folder becomes an output of the model; add images to it or remove it.");
+        if (names.Count < 2)
+        {
+            string only = names.Count == 1 ? names[0] : "";
+            string[] inner = only.Length == 0 ? [] : Directory.GetDirectories(Path.Combine(folder, only)).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
+            throw CliException.File($"image folder '{folder}' has one class folder ('{only}'); a classifier needs at least two, one subfolder per class: {folder}/<class name>/<images>." +
+                                    (inner.Length >= 2 ? $" '{only}' itself holds folders ({string.Join(", ", inner.Take(5).Select(n => n + "/"))}): did you mean --data {Path.Combine(folder, only)}?" : ""));
+        }
+    }
+
+    /// <summary>Training and test folders must name the same classes in the same order, or their labels would mean different things.</summary>
+    private static void RequireSameClasses(LabeledImages train, string trainFolder, LabeledImages test, string testFolder)
+    {
+        IReadOnlyList<string> a = train.ClassNames ?? [], b = test.ClassNames ?? [];
+        if (!a.SequenceEqual(b))
+            throw CliException.Usage($"the test folder '{testFolder}' has classes ({string.Join(", ", b.Take(10))}) that differ from the training folder '{trainFolder}''s " +
+                                     $"({string.Join(", ", a.Take(10))}); both need the same class folders.");
+    }
+
+    /// <summary>
+    /// An image folder's labels follow its sorted class folders; a model's outputs follow the class names it was trained
+    /// with. When both have names and they differ (a folder with fewer classes, or in another order), labels are mapped
+    /// by name, and a class the model does not know is an error naming it.
+    /// </summary>
+    public static LabeledImages InModelOrder(LabeledImages images, IReadOnlyList<string>? modelNames, string folder)
+    {
+        if (modelNames is null || images.ClassNames is not IReadOnlyList<string> folderNames || folderNames.SequenceEqual(modelNames)) return images;
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < modelNames.Count; i++) index.TryAdd(modelNames[i], i);
+        string[] unknown = folderNames.Where(n => !index.ContainsKey(n)).ToArray();
+        if (unknown.Length > 0)
+            throw CliException.Usage($"'{folder}' has class folder{(unknown.Length == 1 ? "" : "s")} {string.Join(", ", unknown.Take(10).Select(n => $"'{n}'"))} that the model does not know; " +
+                                     $"its classes are {string.Join(", ", modelNames.Take(20))}{(modelNames.Count > 20 ? ", …" : "")}.");
+        int[] labels = new int[images.Count];
+        for (int i = 0; i < labels.Length; i++) labels[i] = index[folderNames[images.Label(i)]];
+        return new LabeledImages(images.Pixels.ToArray(), labels, images.Channels, images.Height, images.Width, modelNames.Count, modelNames);
     }
 
     private static void RequireFolder(string folder)

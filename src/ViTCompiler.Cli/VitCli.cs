@@ -44,6 +44,7 @@ public static class VitCli
             InitCommand.Create(context),
             TrainCommand.Create(context),
             EvalCommand.Create(context),
+            ProbeCommand.Create(context),
             ExplainCommand.Create(context),
             InspectCommand.Create(context),
             ExportOnnxCommand.Create(context),

@@ -19,7 +19,7 @@ public class JsonOutputTests
         string checkpoint = dir.File("c.safetensors");
 
         JsonElement train = Assert.Single(Cli.Ok("train", "--data", data, "--steps", "1", "--batch", "16", "--out", checkpoint, "--json").JsonLines);
-        Assert.Equal("steps total_steps completed cancelled train_loss train_accuracy test_images test_accuracy test_loss images_per_second elapsed_seconds checkpoint", Keys(train));
+        Assert.Equal("steps total_steps completed cancelled train_loss train_accuracy test_images test_accuracy test_loss images_per_second elapsed_seconds checkpoint ranks", Keys(train));
 
         JsonElement eval = Assert.Single(Cli.Ok("eval", "--weights", checkpoint, "--data", data, "--json").JsonLines);
         Assert.Equal("weights images correct accuracy loss", Keys(eval));

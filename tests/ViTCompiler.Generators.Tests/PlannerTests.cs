@@ -111,7 +111,7 @@ public sealed class PlannerTests
         {
             ParameterTensor tensor = layout[global.TensorName];
             Assert.Equal(tensor.Offset, global.Offset);
-            Assert.Equal(tensor.Count, global.Count);
+            Assert.Equal(global.TensorName == "head.weight" ? 0 : tensor.Count, global.Count); // C × D: sized at run time
             Assert.True(covered.Add(global.TensorName));
         }
         for (int layer = 0; layer < config.Layers; layer++)
@@ -125,10 +125,39 @@ public sealed class PlannerTests
                 Assert.True(covered.Add(tensorName));
             }
         }
-        // Every tensor of the runtime's layout has exactly one constant in the generated code.
+        // head.bias has no constant: the generated code computes it from the run-time class count, after the head weight.
+        ParameterTensor headWeight = layout["head.weight"], headBias = layout["head.bias"];
+        Assert.Equal(headWeight.Offset + config.Classes * config.Hidden, headBias.Offset);
+        Assert.Equal(plan.EncoderParameterCount, headWeight.Offset);
+        Assert.True(covered.Add("head.bias"));
+        // Every other tensor of the runtime's layout has exactly one constant in the generated code.
         Assert.Equal(layout.Select(t => t.Name).Order(), covered.Order());
         Assert.Equal(config.QkvBias, plan.BlockTensors.Any(t => t.Constant == "QkvBias"));
         Assert.Equal(config.HasClassToken, plan.Globals.Any(t => t.Constant == "ClsToken"));
+    }
+
+    [Theory]
+    [MemberData(nameof(ConfigNames))]
+    public void Only_the_head_depends_on_the_class_count(string name)
+    {
+        VitConfig config = s_configs[name];
+        VitPlan plan = Planner.Plan(ShapeOf(config)), other = Planner.Plan(ShapeOf(config with { Classes = config.Classes + 993 }));
+
+        // Every constant the generated code bakes in is the same for another class count ...
+        Assert.Equal(plan.Globals, other.Globals);
+        Assert.Equal((plan.FirstBlock, plan.BlockStride, plan.EncoderParameterCount), (other.FirstBlock, other.BlockStride, other.EncoderParameterCount));
+        Assert.Equal(plan.BlockTensors, other.BlockTensors);
+        Assert.Equal(plan.InferenceRegions, other.InferenceRegions);
+        Assert.Equal(plan.SavedRegions, other.SavedRegions);
+        Assert.Equal(plan.TrainingFloatsPerImage, other.TrainingFloatsPerImage);
+        Assert.Equal(plan.Products.Where(p => !p.ClassesN).Select(p => p with { Formula = "" }), other.Products.Where(p => !p.ClassesN).Select(p => p with { Formula = "" }));
+        // ... and the per-class regions make up the rest of the runtime's training workspace.
+        Assert.Equal(2, plan.TrainingFloatsPerClass);
+        foreach (VitConfig c in new[] { config, config with { Classes = 2 } })
+        {
+            long total = ViTCompiler.WorkspaceRegion.Total(ViTCompiler.VitGeometry.TrainingRegions(c.ImageSize, c.Channels, c.Patch, c.Layers, c.Hidden, c.Heads, c.MlpDim, c.Classes, c.HasClassToken));
+            Assert.Equal(total, plan.TrainingFloatsPerImage + plan.TrainingFloatsPerClass * (long)c.Classes);
+        }
     }
 
     [Theory]
@@ -156,7 +185,7 @@ public sealed class PlannerTests
         foreach (ProductPlan product in plan.Products)
         {
             Assert.Equal(["V512", "V256", "V128", "Scalar"], product.Tiles.Select(t => t.Isa));
-            // K = 0: K is the batch's row count (weight gradients), blocked by a fixed size.
+            // K = 0: K is the batch's row count (weight gradients) or the class count, blocked by a fixed size.
             Assert.Equal(product.K == 0 ? Planner.RuntimeBlockK : Planner.BlockK(product.K), product.BlockK);
             Assert.All(product.Tiles, t => Assert.Contains(t, plan.Tiles));
         }

@@ -18,9 +18,10 @@ public static class ForwardCheck
         public override string ToString() => $"{Model} batch {Batch} [{Engine}]: logits {LogitError:E2}, attention {AttentionError:E2}";
     }
 
-    public static Result Run(string name, int batch)
+    public static Result Run(string name, int batch) => Run(TestModels.All[name](), name, batch);
+
+    public static Result Run(CompiledVit model, string name, int batch)
     {
-        CompiledVit model = TestModels.All[name]();
         VitConfig c = model.Config;
         TestData.Randomize(model, seed: 7);
         float[] pixels = TestData.Pixels(c, batch, seed: 11);

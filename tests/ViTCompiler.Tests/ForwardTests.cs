@@ -26,7 +26,7 @@ public class ForwardTests(ITestOutputHelper output)
         var model = new OddWidth();
         TestData.Randomize(model, 3);
         float[] pixels = TestData.Pixels(model.Config, 2, 4);
-        float[] before = new float[2 * OddWidth.Classes], after = new float[2 * OddWidth.Classes];
+        float[] before = new float[2 * OddWidth.DefaultClasses], after = new float[2 * OddWidth.DefaultClasses];
         model.Forward(pixels, 2, before);
 
         ParameterTensor fc1 = model.Config.Layout["blocks.1.mlp.fc1.weight"];
@@ -71,7 +71,7 @@ public class ForwardTests(ITestOutputHelper output)
         var model = new TinyWide { InferenceOnly = inferenceOnly };
         TestData.Randomize(model, 1);
         float[] pixels = TestData.Pixels(model.Config, 2, 2);
-        float[] logits = new float[2 * TinyWide.Classes];
+        float[] logits = new float[2 * TinyWide.DefaultClasses];
         model.Forward(pixels, 2, logits);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 3; i++) model.Forward(pixels, 2, logits);

@@ -23,9 +23,10 @@ public static class GradientCheck
 
     public static readonly TrainStepOptions Regularised = new(LabelSmoothing: 0.1f, Dropout: 0.15f, DropPath: 0.2f, Seed: 1234);
 
-    public static Result Run(string name, int batch, TrainStepOptions options)
+    public static Result Run(string name, int batch, TrainStepOptions options) => Run(TestModels.All[name](), name, batch, options);
+
+    public static Result Run(CompiledVit model, string name, int batch, TrainStepOptions options)
     {
-        CompiledVit model = TestModels.All[name]();
         VitConfig c = model.Config;
         TestData.Randomize(model, seed: 21);
         float[] pixels = TestData.Pixels(c, batch, seed: 22);

@@ -38,7 +38,7 @@ public unsafe partial class InferenceOnlyTests
         Assert.False(model.ParameterMatricesReleased);
         Assert.Equal(model.Config.ParameterCount, model.Parameters.Length); // still readable before the first pass
         float[] pixels = TestData.Pixels(model.Config, 1, 2);
-        float[] logits = new float[FashionSmall.Classes];
+        float[] logits = new float[FashionSmall.DefaultClasses];
         model.Forward(pixels, 1, logits);
 
         var read = Assert.Throws<InvalidOperationException>(() => model.Parameters.Length);
@@ -74,7 +74,7 @@ public unsafe partial class InferenceOnlyTests
         int resident = ResidentPages(model.Block + qkv.Offset, qkv.Count, out int pages);
         Assert.Equal(pages, resident); // written by the initialisation and Randomize
 
-        model.Forward(TestData.Pixels(model.Config, 1, 2), 1, new float[TinyWide.Classes]);
+        model.Forward(TestData.Pixels(model.Config, 1, 2), 1, new float[TinyWide.DefaultClasses]);
         Assert.Equal(0, ResidentPages(model.Block + qkv.Offset, qkv.Count, out pages));
         Assert.True(pages > 50, $"only {pages} whole pages in the qkv weight");
         // The small tensors stay: the forward pass reads them from the block (a released page would read as zero).

@@ -33,7 +33,7 @@ namespace ViTCompiler.Generators.Model
     /// <summary>The numbers derived from the shape, computed once by the planner.</summary>
     internal sealed record VitPlan(
         int Grid, int PatchCount, int Tokens, int HeadDim, int MlpWidth, int PatchDim,
-        long ParameterCount, long MacsPerImage,
+        long ParameterCount, long MacsPerImage, long EncoderParameterCount,
         ImmutableEquatableArray<RegionPlan> InferenceRegions,
         ImmutableEquatableArray<RegionPlan> SavedRegions,
         ImmutableEquatableArray<RegionPlan> TrainingRegions,
@@ -48,7 +48,10 @@ namespace ViTCompiler.Generators.Model
 
         public long InferenceFloatsPerImage => InferenceRegions.Sum(r => r.FloatsPerImage);
         public long SavedFloatsPerImage => SavedRegions.Sum(r => r.FloatsPerImage);
-        public long TrainingFloatsPerImage => TrainingRegions.Sum(r => r.FloatsPerImage);
+        /// <summary>The training workspace of one image, less the regions sized by the run-time class count.</summary>
+        public long TrainingFloatsPerImage => TrainingRegions.Where(r => !r.PerClass).Sum(r => r.FloatsPerImage);
+        /// <summary>How many floats per class the training workspace adds per image.</summary>
+        public int TrainingFloatsPerClass => TrainingRegions.Count(r => r.PerClass);
     }
 
     /// <summary>
@@ -58,17 +61,22 @@ namespace ViTCompiler.Generators.Model
     internal sealed record StemStagePlan(int Index, int InputSize, int InputChannels, int OutputSize, int Channels, int Stride, int Columns);
 
     /// <summary>One stretch of a workspace (from VitGeometry's region lists): the generated code declares a pointer per region.</summary>
-    internal sealed record RegionPlan(string Name, long FloatsPerImage, string What);
+    /// <summary>A region with <see cref="PerClass"/> set holds one float per class, sized at run time.</summary>
+    internal sealed record RegionPlan(string Name, long FloatsPerImage, string What, bool PerClass);
 
     /// <summary>A parameter tensor's offset, named as the constant the emitter declares for it.</summary>
+    /// <see cref="Count"/> is 0 for the head weight, whose size (C × D) depends on the run-time class count.
     internal sealed record ParameterOffset(string Constant, string TensorName, long Offset, long Count);
 
     /// <summary>
     /// One matrix product of the model (C = A·B with B K × N), with the K block and, per instruction set, the
     /// register tile the planner picked for its N. <see cref="K"/> is 0 when it depends on the batch. Products that
     /// share a <see cref="TypeParameter"/> (the backward products of equal N) share one micro-kernel type argument.
+    /// <see cref="ClassesN"/> / <see cref="ClassesK"/>: that dimension is the class count, chosen at run time; N then
+    /// holds the default count the tile was picked for, and K is 0 (blocked like a batch-dependent K).
     /// </summary>
-    internal sealed record ProductPlan(string Name, string Formula, int N, int K, int BlockK, ImmutableEquatableArray<TileSpec> Tiles, string TypeParameter, bool Backward);
+    internal sealed record ProductPlan(string Name, string Formula, int N, int K, int BlockK, ImmutableEquatableArray<TileSpec> Tiles, string TypeParameter, bool Backward,
+        bool ClassesN = false, bool ClassesK = false);
 
     /// <summary>
     /// A register tile of MR rows × NR columns for one instruction set. <see cref="Lanes"/> floats per vector; 1 is

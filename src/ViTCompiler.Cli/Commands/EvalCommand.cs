@@ -28,6 +28,8 @@ internal static class EvalCommand
             ResolvedWeights resolved = ResolvedWeights.Open(parse.GetValue(weights)!, parse.GetValue(config), parse.GetValue(heads), null, context);
             ChannelNormalization normalization = InputPreprocessing.For(resolved.Source, resolved.Config, parse.GetValue(normalize), context).Normalization;
             (LabeledImages images, string description) = TrainingData.ForEvaluation(parse.GetValue(data)!, resolved.Config, context);
+            IReadOnlyList<string>? names = ClassNames.For(resolved.Config, resolved.Source.Labels);
+            images = TrainingData.InModelOrder(images, names, parse.GetValue(data)!);
             IVitTrainable model = resolved.LoadModel(context, inferenceOnly: true);
             CommonOptions.ApplyThreads(model, parse.GetValue(threads));
             EvaluationResult result = new Evaluator(images, normalization, Math.Min(batchSize, images.Count)).Evaluate(model);
@@ -39,6 +41,7 @@ internal static class EvalCommand
             else
             {
                 context.Output.WriteLine($"{description}: {images.Count:N0} images");
+                if (names is not null && names.Count <= 20) context.Output.WriteLine($"classes: {string.Join(", ", names)}");
                 context.Output.WriteLine(string.Format(CultureInfo.InvariantCulture, "accuracy {0:0.00}% ({1:N0}/{2:N0}), loss {3:0.0000}", 100 * result.Accuracy, result.Correct, result.Images, result.Loss));
             }
             return ExitCodes.Ok;

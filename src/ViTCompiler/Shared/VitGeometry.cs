@@ -21,15 +21,21 @@ namespace ViTCompiler
     /// <summary>A named stretch of a workspace: <see cref="FloatsPerImage"/> floats for every image of the batch.</summary>
     internal sealed class WorkspaceRegion
     {
-        public WorkspaceRegion(string name, long floatsPerImage, string what)
+        public WorkspaceRegion(string name, long floatsPerImage, string what, bool perClass = false)
         {
             Name = name;
             FloatsPerImage = floatsPerImage;
             What = what;
+            PerClass = perClass;
         }
 
         public string Name { get; }
         public long FloatsPerImage { get; }
+        /// <summary>
+        /// One float per class (the head's outputs): generated code sizes it from the instance's class count, which is
+        /// chosen at run time, so <see cref="FloatsPerImage"/> is only its value for the class count it was listed with.
+        /// </summary>
+        public bool PerClass { get; }
         /// <summary>Shape and purpose, for the comment beside the generated pointer.</summary>
         public string What { get; }
 
@@ -102,7 +108,11 @@ namespace ViTCompiler
             return list;
         }
 
-        /// <summary>Every parameter tensor in storage order, with absolute offsets into the one contiguous block.</summary>
+        /// <summary>
+        /// Every parameter tensor in storage order, with absolute offsets into the one contiguous block. The head comes
+        /// last (timm's order), so every encoder offset is independent of <paramref name="classes"/>: generated code
+        /// bakes those in as constants and computes only the head bias's offset from the run-time class count.
+        /// </summary>
         public static List<TensorSlot> Parameters(
             int imageSize, int channels, int patch, int layers, int hidden, int mlpDim, int classes,
             bool classToken, bool qkvBias, VitStem? stem = null)
@@ -338,8 +348,9 @@ namespace ViTCompiler
                 new WorkspaceRegion("normRstd", finalRows, ""),
                 new WorkspaceRegion("pooled", d, "(B, " + d + ")"),
                 new WorkspaceRegion("dpooled", d, "(B, " + d + ")"),
-                new WorkspaceRegion("dlogits", classes, "(B, " + classes + ")"),
-                new WorkspaceRegion("scores", classes, "(B, " + classes + ") logits when the caller wants none"),
+                // The head's width is chosen at run time, so these two come last and are sized from the instance's count.
+                new WorkspaceRegion("dlogits", classes, "(B, C)", perClass: true),
+                new WorkspaceRegion("scores", classes, "(B, C) logits when the caller wants none", perClass: true),
             });
             return regions;
         }

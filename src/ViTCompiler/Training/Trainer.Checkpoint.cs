@@ -15,7 +15,7 @@ namespace ViTCompiler.Training;
 //             trainer.rng       the dropout-seed generator, 4 hex words
 //             trainer.batcher   ImageBatcher.GetState, 13 hex words
 //             trainer.sums      running sums behind the metrics (JSON)
-//             trainer.elapsed_seconds, trainer.threads, trainer.engine, trainer.train_images (informational)
+//             trainer.elapsed_seconds, trainer.threads, trainer.ranks, trainer.engine, trainer.train_images (informational)
 //             optimizer.name, optimizer.step
 public sealed partial class Trainer
 {
@@ -32,7 +32,8 @@ public sealed partial class Trainer
 
     /// <summary>
     /// Writes a checkpoint of the run as it stands (between two updates) to <paramref name="path"/>, atomically: the
-    /// previous file is replaced only once the new one is complete. The folder is created if needed.
+    /// previous file is replaced only once the new one is complete. The folder is created if needed. Under MPI every rank
+    /// checks the state and only rank 0 writes (the state is the same on every rank).
     /// </summary>
     /// <exception cref="TrainingDivergedException">A parameter or optimiser value is not finite; nothing was written.</exception>
     public void SaveCheckpoint(string path)
@@ -47,6 +48,12 @@ public sealed partial class Trainer
         {
             int i = FineTuning.IndexOfNonFinite(block);
             if (i >= 0) throw Diverged(_step, $"optimizer state ({name})", block[i], _lastLearningRate);
+        }
+        if (!IsWriter)
+        {
+            _lastCheckpoint = path;
+            _lastCheckpointStep = _step;
+            return;
         }
 
         Span<ulong> words = stackalloc ulong[ImageBatcher.StateLength];
@@ -66,6 +73,7 @@ public sealed partial class Trainer
             ["trainer.sums"] = SumsJson(),
             ["trainer.elapsed_seconds"] = ElapsedSeconds.ToString("R", CultureInfo.InvariantCulture),
             ["trainer.threads"] = Text(_model.Threads),
+            ["trainer.ranks"] = Text(_communicator.Size),
             ["trainer.engine"] = _model.Engine,
             ["trainer.train_images"] = Text(_batcher.Images.Count),
             ["optimizer.name"] = state.Optimizer,
@@ -206,6 +214,9 @@ public sealed partial class Trainer
 
         if (saved.Accumulate != Options.Accumulate)
             Report(TrainingProgressKind.Note, default, $"Note: the checkpoint was trained in {saved.Accumulate} micro-batches per update and this run uses {Options.Accumulate}; the updates are the same up to float rounding (and dropout masks), not bit for bit.");
+        string savedRanks = meta.TryGetValue("trainer.ranks", out string? r) ? r : "1";
+        if (savedRanks != Text(_communicator.Size))
+            Report(TrainingProgressKind.Note, default, $"Note: the checkpoint was trained on {savedRanks} rank(s) and this run uses {_communicator.Size}; the run continues with the same global batch, and the updates equal the original's up to float rounding (and dropout masks, unless ranks × accumulate is unchanged), not bit for bit.");
         if (meta.TryGetValue("trainer.threads", out string? threads) && threads != Text(_model.Threads))
             Report(TrainingProgressKind.Note, default, $"Note: the checkpoint was trained with {threads} threads and this run uses {_model.Threads}; bit-exact replay is only promised for the same count.");
         return differences;

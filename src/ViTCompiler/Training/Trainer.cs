@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using ViTCompiler.Data;
+using ViTCompiler.Distributed;
 
 namespace ViTCompiler.Training;
 
@@ -53,6 +54,10 @@ public sealed record TrainingResult(long Step, long TotalSteps, bool Completed, 
 /// lock file beside it (<c>&lt;checkpoint&gt;.lock</c>, holding the process id), so a second run writing the same file fails
 /// at its start instead of both overwriting it in turn; the claim also checks, before any training, that the folder is
 /// writable. Every save is atomic: the file is always the previous checkpoint or the new one, never a mix.</para>
+/// <para><b>Several processes.</b> Given an <see cref="ICommunicator"/> of N ranks (MPI), every rank trains on its share of
+/// each global batch of <see cref="TrainerOptions.BatchSize"/>, the gradients are summed across ranks, and every rank takes
+/// the same step; rank 0 alone writes checkpoints and metrics and reports progress. The same global batch gives the same
+/// training on 1 rank and on N, up to float summation order (docs/DISTRIBUTED.md).</para>
 /// <para><b>Progress.</b> The trainer writes nothing to the console: it reports <see cref="TrainingProgress"/> to the
 /// <see cref="IProgress{T}"/> given to its constructor, if any; <see cref="ConsoleProgress"/> draws those reports as a
 /// progress bar or as lines.</para>
@@ -61,7 +66,9 @@ public sealed partial class Trainer : IDisposable
 {
     private readonly IVitTrainable _model;
     private readonly ImageBatcher _batcher;
-    private readonly Evaluator? _evaluator;
+    private readonly Evaluator? _evaluator;   // over this rank's share of the test set
+    private readonly bool _hasTest;
+    private readonly string _testImages;
     private readonly IProgress<TrainingProgress>? _progress;
     private readonly float[] _pixels;
     private readonly int[] _labels;
@@ -105,9 +112,15 @@ public sealed partial class Trainer : IDisposable
     /// <param name="train">Training images; their size and channels must be the model's.</param>
     /// <param name="test">Evaluation images, or null to skip evaluation.</param>
     /// <param name="options">The run's settings; validated here.</param>
-    /// <param name="progress">Receives the run's progress reports (e.g. a <see cref="ConsoleProgress"/>); null for none.</param>
+    /// <param name="progress">Receives the run's progress reports (e.g. a <see cref="ConsoleProgress"/>); null for none. Under MPI only rank 0's receives any.</param>
+    /// <param name="communicator">
+    /// The processes to train on together (<see cref="MpiCommunicator.FromEnvironment"/>); null or
+    /// <see cref="LocalCommunicator.Instance"/> for this process alone. Every rank builds its trainer with the same model
+    /// class, data and options; <see cref="Run(long, CancellationToken)"/> checks that before the first step.
+    /// </param>
     /// <exception cref="ArgumentException">An option is invalid or the images do not fit the model; the message says which.</exception>
-    public Trainer(IVitTrainable model, LabeledImages train, LabeledImages? test, TrainerOptions options, IProgress<TrainingProgress>? progress = null)
+    public Trainer(IVitTrainable model, LabeledImages train, LabeledImages? test, TrainerOptions options, IProgress<TrainingProgress>? progress = null,
+        ICommunicator? communicator = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
@@ -125,7 +138,12 @@ public sealed partial class Trainer : IDisposable
             BatchSize = options.BatchSize, Seed = options.Seed, Shuffle = true, DropLast = options.DropLastBatch,
             CropPadding = options.CropPadding, HorizontalFlip = options.HorizontalFlip, Normalization = options.Normalization,
         });
-        if (test is not null) _evaluator = new Evaluator(test, options.Normalization, options.EvaluationBatchSize);
+        _communicator = communicator ?? LocalCommunicator.Instance;
+        if (options.Accumulate * _communicator.Size > options.BatchSize)
+            throw new ArgumentException($"A batch of {options.BatchSize} cannot be split into {options.Accumulate} micro-batches on each of {_communicator.Size} ranks; raise BatchSize or lower Accumulate.", nameof(options));
+        _hasTest = test is not null;
+        _testImages = TestDescription(test);
+        if (TestShare(test, _communicator) is LabeledImages share) _evaluator = new Evaluator(share, options.Normalization, options.EvaluationBatchSize);
         // The dropout seeds come from a stream of their own, so changing augmentation does not change the masks.
         _random = new VitRandom(options.Seed ^ 0xD80F_5EED_0000_0001UL);
         _pixelsPerImage = train.PixelsPerImage;
@@ -139,7 +157,7 @@ public sealed partial class Trainer : IDisposable
             ? new Sgd(model.Config.Layout, options.Momentum, options.WeightDecay)
             : new AdamW(model.Config.Layout, options.WeightDecay);
         Schedule = new LearningRateSchedule(options.LearningRate, TotalSteps, options.WarmupSteps, options.Decay, options.MinLearningRate);
-        _progress = progress;
+        _progress = IsWriter ? progress : null;
     }
 
     /// <summary>The model being trained.</summary>
@@ -195,7 +213,13 @@ public sealed partial class Trainer : IDisposable
     {
         if (_broken is not null) throw new InvalidOperationException(_broken);
         long target = Math.Min(stopAtStep, TotalSteps);
-        ClaimCheckpoint();
+        Exception? claim = null;
+        try { if (IsWriter) ClaimCheckpoint(); }
+        catch (Exception e) when (_communicator.Size > 1) { claim = e; }
+        Agree(claim, "claiming the checkpoint file");
+        try { CheckRanks(); }
+        catch { ReleaseCheckpoint(); throw; }
+        _stopAgreed = false;
         _session.Start();
         bool cancelled = false;
         string? stopped = null;
@@ -203,12 +227,13 @@ public sealed partial class Trainer : IDisposable
         {
             OpenMetrics();
             Report(TrainingProgressKind.Started, default, _step >= target ? null :
-                $"Training {_model.Config} ({_model.Engine}, {_model.Threads} thread{(_model.Threads == 1 ? "" : "s")}): " +
+                $"Training {_model.Config} ({_model.Engine}, {_model.Threads} thread{(_model.Threads == 1 ? "" : "s")}{(_communicator.Size > 1 ? $" on each of {_communicator.Size} ranks" : "")}): " +
                 $"{Options.Optimizer} at {Options.LearningRate:G3}, batch {Options.BatchSize}{(Options.Accumulate > 1 ? $" in {Options.Accumulate} micro-batches" : "")}, step {_step + 1:N0} to {target:N0} of {TotalSteps:N0} " +
                 $"({StepsPerEpoch:N0} per epoch).");
             while (_step < target)
             {
-                if (cancellationToken.IsCancellationRequested)
+                // Under MPI every rank stops at the same step: the one after all ranks' flags were summed.
+                if (_communicator.Size == 1 ? cancellationToken.IsCancellationRequested : _stopAgreed)
                 {
                     cancelled = true;
                     if (Options.CheckpointPath is not null)
@@ -228,7 +253,7 @@ public sealed partial class Trainer : IDisposable
                     SaveCheckpointIfNew(Options.CheckpointPath);
                 }
 
-                TrainOneStep();
+                TrainOneStep(cancellationToken.IsCancellationRequested);
 
                 if (_step % Options.LogEverySteps == 0) EndInterval();
                 bool epochEnd = _step % StepsPerEpoch == 0;
@@ -263,12 +288,13 @@ public sealed partial class Trainer : IDisposable
     }
 
     /// <summary>Evaluates the model on the test set (null without one).</summary>
-    public EvaluationResult? Evaluate() => _evaluator?.Evaluate(_model);
+    /// <remarks>Under MPI each rank evaluates its share and the results are summed: every rank must call it.</remarks>
+    public EvaluationResult? Evaluate() => EvaluateShares();
 
     private double ElapsedSeconds => _previousSessionsSeconds + _session.Elapsed.TotalSeconds;
 
     /// <summary>One update: batch, forward + backward of each micro-batch, checks, clipping, optimiser step, bookkeeping.</summary>
-    private void TrainOneStep()
+    private void TrainOneStep(bool stopRequested)
     {
         long start = Stopwatch.GetTimestamp();
         // The batcher reports an epoch's end by returning false once and moving on; the next call starts the next epoch.
@@ -280,6 +306,7 @@ public sealed partial class Trainer : IDisposable
         Span<float> gradients = _model.Gradients;
         gradients.Clear();
         (double lossSum, int correct) = AccumulateGradients(count, stepSeed, gradients);
+        ReduceStep(gradients, ref lossSum, ref correct, stopRequested);
         float loss = (float)(lossSum / count);
         if (!float.IsFinite(loss)) throw Diverged(_step + 1, "loss", loss, learningRate);
 
@@ -306,7 +333,8 @@ public sealed partial class Trainer : IDisposable
     /// <summary>
     /// Leaves in <paramref name="gradients"/> the gradient of the mean loss over the <paramref name="count"/> images of the
     /// batch, computed as <see cref="TrainerOptions.Accumulate"/> micro-batches, and returns the sum of the images' losses
-    /// and how many the model got right.
+    /// and how many the model got right. Under MPI the batch has Accumulate × ranks parts, this rank computes its own
+    /// Accumulate of them, and the result is this rank's share of the sum, which <see cref="ReduceStep"/> completes.
     /// </summary>
     /// <remarks>
     /// The batch is split into parts of ⌊count / parts⌋ or one more images, in order. <see cref="IVitTrainable.TrainStep"/>
@@ -319,10 +347,10 @@ public sealed partial class Trainer : IDisposable
     private (double LossSum, int Correct) AccumulateGradients(int count, ulong stepSeed, Span<float> gradients)
     {
         int classes = _model.Config.Classes;
-        int parts = Options.Accumulate;
+        int parts = Options.Accumulate * _communicator.Size, mine = _communicator.Rank * Options.Accumulate;
         double lossSum = 0;
         int correct = 0, previous = 0;
-        for (int part = 0; part < parts; part++)
+        for (int part = mine; part < mine + Options.Accumulate; part++)
         {
             int first = (int)((long)count * part / parts), images = (int)((long)count * (part + 1) / parts) - first;
             if (images == 0) continue;
@@ -414,7 +442,7 @@ public sealed partial class Trainer : IDisposable
 
     private void OpenMetrics()
     {
-        if (Options.MetricsPath is null || _metrics is not null) return;
+        if (Options.MetricsPath is null || _metrics is not null || !IsWriter) return;
         _metrics = new MetricsLog(Options.MetricsPath, _step);
     }
 

@@ -3,12 +3,17 @@
 //
 //   image    12 × 12 × 3, patch 4 → 3 × 3 = 9 patches = 9 tokens
 //   encoder  2 pre-LayerNorm blocks of width 24: 3 heads × 8, MLP 96 with GELU (erf), LayerNorm ε = 1E-12, no qkv bias
-//   head     mean of the tokens → 5 classes
-//   size     15,869 parameters, 142,680 multiply-accumulates per image
+//   head     mean of the tokens → C classes, C chosen when the model is constructed (default 5)
+//   size     15,744 parameters before the head + (D + 1)·C in it (15,869 at C = 5), 142,680 multiply-accumulates per image at C = 5
 //   runtime  calls ViTCompiler.Infrastructure under runtime contract 2; the constructor checks it
 //
+// Fixed at compile time: everything above except C. The head (one product and the loss) takes C at run time: its
+// parameters come last in the block, so every encoder offset below is a constant; the head bias's offset, the packed
+// head, the logits and the two per-class training regions are computed from the instance's C.
+//
 // Matrix products C = A · B (B is K × N; A has one row per token, or per image for the head), each with its
-// K block and the register tile (rows × columns) the planner picked per instruction set:
+// K block and the register tile (rows × columns) the planner picked per instruction set (for N = C, the tile suits
+// the default C; edge tiles cover any other):
 //   Patch       N    24  K    48  block   48   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   embedded = patches · Wpatchᵀ + bpatch
 //   Qkv         N    72  K    24  block   24   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   qkv = ln1(x) · Wqkvᵀ
 //   Scores      N     9  K     8  block    8   Vector512 24×16  Vector256 6×16  Vector128 12×4  scalar 4×4   scores = (q / √hd) · kᵀ, per image and head
@@ -16,9 +21,9 @@
 //   Proj        N    24  K    24  block   24   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   x += heads · Wprojᵀ + bproj
 //   Fc1         N    96  K    24  block   24   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   hidden = GELU(ln2(x) · Wfc1ᵀ + bfc1)
 //   Fc2         N    24  K    96  block   96   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   x += hidden · Wfc2ᵀ + bfc2
-//   Head        N     5  K    24  block   24   Vector512 24×16  Vector256 12×8  Vector128 6×8  scalar 4×4   logits = pooled · Wheadᵀ + bhead
+//   Head        N     C  K    24  block   24   Vector512 24×16  Vector256 12×8  Vector128 6×8  scalar 4×4   logits = pooled · Wheadᵀ + bhead
 //   HeadWeight  N    24  K  rows  block  384   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dWhead += dlogitsᵀ · pooled
-//   HeadInput   N    24  K     5  block    5   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dpooled = dlogits · Whead
+//   HeadInput   N    24  K     C  block  384   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dpooled = dlogits · Whead
 //   Fc2Weight   N    96  K  rows  block  384   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   dWfc2 += dbranchᵀ · hidden
 //   Fc2Input    N    96  K    24  block   24   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   dhidden = dbranch · Wfc2
 //   Fc1Weight   N    24  K  rows  block  384   Vector512 12×32  Vector256 12×8  Vector128 6×8  scalar 4×4   dWfc1 += dhiddenᵀ · ln2(x)
@@ -51,12 +56,24 @@ namespace Demo.Models
         };
 
         public const int ImageSize = 12, Channels = 3, Patch = 4, Grid = 3, PatchCount = 9, PatchDim = 48;
-        public const int Layers = 2, Tokens = 9, Hidden = 24, Heads = 3, HeadDim = 8, MlpWidth = 96, Classes = 5;
+        public const int Layers = 2, Tokens = 9, Hidden = 24, Heads = 3, HeadDim = 8, MlpWidth = 96;
+        /// <summary>The class count a model gets when its constructor is given none (the attribute's <c>Classes</c>).</summary>
+        public const int DefaultClasses = 5;
+        /// <summary>Parameters and multiply-accumulates per image with the default head (an instance's <c>Config</c> counts its own).</summary>
         public const long ParameterCount = 15869, MacsPerImage = 142680;
         private const float Epsilon = 1E-12f;
 
-        /// <summary>Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name="seed"/>.</summary>
-        public MeanPooledVit(ulong seed = 0) : base(ModelConfig, seed, contractVersion: 2) { }
+        /// <summary>
+        /// Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name="seed"/>,
+        /// with a head of <paramref name="classes"/> outputs (the encoder is the same compiled code for every count).
+        /// </summary>
+        public MeanPooledVit(ulong seed = 0, int classes = DefaultClasses) : base(ModelConfig with { Classes = classes }, seed, contractVersion: 2) { }
+
+        /// <summary>This instance's class count C, the width of the head.</summary>
+        private int Classes => Config.Classes;
+
+        /// <summary>head.bias follows the (C, D) head weight, so its offset depends on C.</summary>
+        private int HeadBiasOffset => Offsets.HeadWeight + Classes * Hidden;
 
         /// <summary>Offsets, in floats, of the parameter tensors outside the blocks, and of the blocks.</summary>
         private static class Offsets
@@ -66,8 +83,7 @@ namespace Demo.Models
             public const int PosEmbed = 1176;               // pos_embed (216)
             public const int NormWeight = 15696;            // norm.weight (24)
             public const int NormBias = 15720;              // norm.bias (24)
-            public const int HeadWeight = 15744;            // head.weight (120)
-            public const int HeadBias = 15864;              // head.bias (5)
+            public const int HeadWeight = 15744;            // head.weight (C × 24)
             public const int FirstBlock = 1392, BlockStride = 7152;
         }
 
@@ -99,7 +115,7 @@ namespace Demo.Models
             public const int Fc2 = 96;
             public const int Head = 24;
             public const int HeadWeight = 384;
-            public const int HeadInput = 5;
+            public const int HeadInput = 384;
             public const int Fc2Weight = 384;
             public const int Fc2Input = 24;
             public const int Fc1Weight = 384;
@@ -275,16 +291,17 @@ namespace Demo.Models
             global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, w + Offsets.NormWeight, w + Offsets.NormBias, a, rows, Hidden, Epsilon);
             global::ViTCompiler.Infrastructure.TokenOps.Pool(a, pooled, batch, Tokens, Hidden, classToken: false);
 
-            // (B, 24) -> (B, 5)   logits = pooled · Wheadᵀ + bhead
+            // (B, 24) -> (B, C)   logits = pooled · Wheadᵀ + bhead
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
             gemm.BPacked = packed + _packedHead;
-            gemm.Bias = w + Offsets.HeadBias;
+            gemm.Bias = w + HeadBiasOffset;
             Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
         }
 
         // ---- Training ----
         // The backward pass reads, per layer and for all B·9 rows, what Saved lists; nothing is recomputed.
-        private const long SavedFloatsPerImage = 3735, TrainingFloatsPerImage = 10354;
+        private const long SavedFloatsPerImage = 3735, FixedTrainingFloatsPerImage = 10344;
+        private long TrainingFloatsPerImage => FixedTrainingFloatsPerImage + 2L * Classes;
 
         /// <summary>One layer's saved activations, carved out of the training workspace.</summary>
         private readonly unsafe struct Saved
@@ -362,9 +379,9 @@ namespace Demo.Models
             float* normRstd = normMean + batch * 9L;
             float* pooled = normRstd + batch * 9L;                       // (B, 24)
             float* dpooled = pooled + batch * 24L;                       // (B, 24)
-            float* dlogits = dpooled + batch * 24L;                      // (B, 5)
-            float* scores = dlogits + batch * 5L;                        // (B, 5) logits when the caller wants none
-            float* shared = scores + batch * 5L;
+            float* dlogits = dpooled + batch * 24L;                      // (B, C)
+            float* scores = dlogits + (long)batch * Classes;             // (B, C) logits when the caller wants none
+            float* shared = scores + (long)batch * Classes;
             float* scratch = shared + sharedFloats;
             if (logits == null) logits = scores;
             global::ViTCompiler.Infrastructure.GemmProblem gemm;
@@ -440,13 +457,13 @@ namespace Demo.Models
             global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, final, w + Offsets.NormWeight, w + Offsets.NormBias, normOut, rows, Hidden, Epsilon, normMean, normRstd);
             global::ViTCompiler.Infrastructure.TokenOps.Pool(normOut, pooled, batch, Tokens, Hidden, classToken: false);
 
-            // (B, 24) -> (B, 5)   logits = pooled · Wheadᵀ + bhead
+            // (B, 24) -> (B, C)   logits = pooled · Wheadᵀ + bhead
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
             gemm.BPacked = packed + _packedHead;
-            gemm.Bias = w + Offsets.HeadBias;
+            gemm.Bias = w + HeadBiasOffset;
             Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-            // (B, 5) -> loss, dlogits = (softmax(logits) − smoothed one-hot) / B
+            // (B, C) -> loss, dlogits = (softmax(logits) − smoothed one-hot) / B
             float loss = global::ViTCompiler.Infrastructure.Loss.CrossEntropy(logits, labels, batch, Classes, options.LabelSmoothing, dlogits);
 
             // ---- backward: every gradient is added into g ----
@@ -454,7 +471,7 @@ namespace Demo.Models
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(Classes, Hidden, batch, BlockK.HeadWeight, dlogits, 1, g + Offsets.HeadWeight, Hidden);
             gemm.AColStride = Classes; gemm.B = pooled; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + Offsets.HeadBias);
+            global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + HeadBiasOffset);
 
             // dpooled = dlogits · Whead           (B, C) · (C, D) -> (B, D)
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, Classes, BlockK.HeadInput, dlogits, Classes, dpooled, Hidden);

@@ -75,13 +75,13 @@ public class OnnxExportTests(ITestOutputHelper output)
         Assert.Equal("batch", input.SymbolicDimensions[0]);
         Assert.Equal(TensorElementType.Float, input.ElementDataType);
         NodeMetadata logits = session.Session.OutputMetadata["logits"];
-        Assert.Equal([-1, OddWidth.Classes], logits.Dimensions);
+        Assert.Equal([-1, OddWidth.DefaultClasses], logits.Dimensions);
         Assert.Equal("batch", logits.SymbolicDimensions[0]);
 
         foreach (int batch in new[] { 1, 4, 2, 7 })
         {
             float[] pixels = TestData.Pixels(model.Config, batch, (ulong)(100 + batch));
-            float[] own = new float[batch * OddWidth.Classes];
+            float[] own = new float[batch * OddWidth.DefaultClasses];
             model.Forward(pixels, batch, own);
             double error = TestData.RelativeError(session.Run(model.Config, pixels, batch), TestData.ToDouble(own));
             Assert.True(error < Tolerance, $"batch {batch}: {error:E3}");
@@ -95,7 +95,7 @@ public class OnnxExportTests(ITestOutputHelper output)
         TestData.Randomize(model, 32);
         using var session = new OrtSession(OnnxExporter.ExportToBytes(model, new OnnxExportOptions { BatchSize = 3, InputName = "images", OutputName = "scores" }));
         Assert.Equal([3, 3, 16, 16], session.Session.InputMetadata["images"].Dimensions);
-        Assert.Equal([3, MeanPooled.Classes], session.Session.OutputMetadata["scores"].Dimensions);
+        Assert.Equal([3, MeanPooled.DefaultClasses], session.Session.OutputMetadata["scores"].Dimensions);
 
         float[] pixels = TestData.Pixels(model.Config, 3, 33);
         double error = TestData.RelativeError(session.Run(model.Config, pixels, 3, "images", "scores"), TestData.ReferenceLogits(model, pixels, 3));
@@ -118,7 +118,7 @@ public class OnnxExportTests(ITestOutputHelper output)
         using var sessionAfter = new OrtSession(after);
         float[] logitsBefore = sessionBefore.Run(model.Config, pixels, 2), logitsAfter = sessionAfter.Run(model.Config, pixels, 2);
         Assert.NotEqual(logitsBefore, logitsAfter);
-        float[] own = new float[2 * NoQkvBias.Classes];
+        float[] own = new float[2 * NoQkvBias.DefaultClasses];
         model.Forward(pixels, 2, own);
         Assert.True(TestData.RelativeError(logitsAfter, TestData.ToDouble(own)) < Tolerance);
     }

@@ -6,12 +6,17 @@
 //   stem 1   3 × 3 convolution, stride 2, padding 1, no bias: 8 × 8 × 4 → 4 × 4 × 8, GroupNorm (2 groups, ε = 1e-5), ReLU
 //   patches  feature map 4 × 4 × 8, patch 1 → 4 × 4 = 16 patches, + [class] token = 17 tokens (the paper's hybrid, §3.1)
 //   encoder  1 pre-LayerNorm blocks of width 16: 2 heads × 8, MLP 32 with GELU (erf), LayerNorm ε = 1E-06
-//   head     [class] token → 3 classes
-//   size     3,087 parameters, 53,072 multiply-accumulates per image
+//   head     [class] token → C classes, C chosen when the model is constructed (default 3)
+//   size     3,036 parameters before the head + (D + 1)·C in it (3,087 at C = 3), 53,072 multiply-accumulates per image at C = 3
 //   runtime  calls ViTCompiler.Infrastructure under runtime contract 2; the constructor checks it
 //
+// Fixed at compile time: everything above except C. The head (one product and the loss) takes C at run time: its
+// parameters come last in the block, so every encoder offset below is a constant; the head bias's offset, the packed
+// head, the logits and the two per-class training regions are computed from the instance's C.
+//
 // Matrix products C = A · B (B is K × N; A has one row per token, or per image for the head), each with its
-// K block and the register tile (rows × columns) the planner picked per instruction set:
+// K block and the register tile (rows × columns) the planner picked per instruction set (for N = C, the tile suits
+// the default C; edge tiles cover any other):
 //   Stem0       N     4  K     9  block    9   Vector512 24×16  Vector256 12×8  Vector128 12×4  scalar 4×4   stem0 = columns(stem input) · Wconv0ᵀ, then GroupNorm and ReLU
 //   Stem1       N     8  K    36  block   36   Vector512 24×16  Vector256 12×8  Vector128 6×8  scalar 4×4   stem1 = columns(stem input) · Wconv1ᵀ, then GroupNorm and ReLU
 //   Patch       N    16  K     8  block    8   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   embedded = patches · Wpatchᵀ + bpatch
@@ -21,9 +26,9 @@
 //   Proj        N    16  K    16  block   16   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   x += heads · Wprojᵀ + bproj
 //   Fc1         N    32  K    16  block   16   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   hidden = GELU(ln2(x) · Wfc1ᵀ + bfc1)
 //   Fc2         N    16  K    32  block   32   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   x += hidden · Wfc2ᵀ + bfc2
-//   Head        N     3  K    16  block   16   Vector512 24×16  Vector256 12×8  Vector128 12×4  scalar 4×4   logits = pooled · Wheadᵀ + bhead
+//   Head        N     C  K    16  block   16   Vector512 24×16  Vector256 12×8  Vector128 12×4  scalar 4×4   logits = pooled · Wheadᵀ + bhead
 //   HeadWeight  N    16  K  rows  block  384   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dWhead += dlogitsᵀ · pooled
-//   HeadInput   N    16  K     3  block    3   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dpooled = dlogits · Whead
+//   HeadInput   N    16  K     C  block  384   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dpooled = dlogits · Whead
 //   Fc2Weight   N    32  K  rows  block  384   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   dWfc2 += dbranchᵀ · hidden
 //   Fc2Input    N    32  K    16  block   16   Vector512 12×32  Vector256 6×16  Vector128 6×8  scalar 4×4   dhidden = dbranch · Wfc2
 //   Fc1Weight   N    16  K  rows  block  384   Vector512 24×16  Vector256 6×16  Vector128 6×8  scalar 4×4   dWfc1 += dhiddenᵀ · ln2(x)
@@ -61,14 +66,26 @@ namespace Demo
         };
 
         public const int ImageSize = 8, Channels = 1, Patch = 1, Grid = 4, PatchCount = 16, PatchDim = 8;
-        public const int Layers = 1, Tokens = 17, Hidden = 16, Heads = 2, HeadDim = 8, MlpWidth = 32, Classes = 3;
+        public const int Layers = 1, Tokens = 17, Hidden = 16, Heads = 2, HeadDim = 8, MlpWidth = 32;
         public const int FeatureSize = 4, FeatureChannels = 8, StemGroups = 2;
+        /// <summary>The class count a model gets when its constructor is given none (the attribute's <c>Classes</c>).</summary>
+        public const int DefaultClasses = 3;
+        /// <summary>Parameters and multiply-accumulates per image with the default head (an instance's <c>Config</c> counts its own).</summary>
         public const long ParameterCount = 3087, MacsPerImage = 53072;
         private const float Epsilon = 1E-06f;
         private const float StemEpsilon = 1E-05f;
 
-        /// <summary>Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name="seed"/>.</summary>
-        public HybridVit(ulong seed = 0) : base(ModelConfig, seed, contractVersion: 2) { }
+        /// <summary>
+        /// Creates the model with parameters initialised as in the paper's code, deterministically from <paramref name="seed"/>,
+        /// with a head of <paramref name="classes"/> outputs (the encoder is the same compiled code for every count).
+        /// </summary>
+        public HybridVit(ulong seed = 0, int classes = DefaultClasses) : base(ModelConfig with { Classes = classes }, seed, contractVersion: 2) { }
+
+        /// <summary>This instance's class count C, the width of the head.</summary>
+        private int Classes => Config.Classes;
+
+        /// <summary>head.bias follows the (C, D) head weight, so its offset depends on C.</summary>
+        private int HeadBiasOffset => Offsets.HeadWeight + Classes * Hidden;
 
         /// <summary>Offsets, in floats, of the parameter tensors outside the blocks, and of the blocks.</summary>
         private static class Offsets
@@ -85,8 +102,7 @@ namespace Demo
             public const int PosEmbed = 508;                // pos_embed (272)
             public const int NormWeight = 3004;             // norm.weight (16)
             public const int NormBias = 3020;               // norm.bias (16)
-            public const int HeadWeight = 3036;             // head.weight (48)
-            public const int HeadBias = 3084;               // head.bias (3)
+            public const int HeadWeight = 3036;             // head.weight (C × 16)
             public const int FirstBlock = 780, BlockStride = 2224;
         }
 
@@ -121,7 +137,7 @@ namespace Demo
             public const int Fc2 = 32;
             public const int Head = 16;
             public const int HeadWeight = 384;
-            public const int HeadInput = 3;
+            public const int HeadInput = 384;
             public const int Fc2Weight = 384;
             public const int Fc2Input = 16;
             public const int Fc1Weight = 384;
@@ -336,16 +352,17 @@ namespace Demo
             global::ViTCompiler.Infrastructure.TokenOps.GatherRows(x, (long)Tokens * Hidden, a, batch, Hidden);
             global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, a, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon);
 
-            // (B, 16) -> (B, 3)   logits = pooled · Wheadᵀ + bhead
+            // (B, 16) -> (B, C)   logits = pooled · Wheadᵀ + bhead
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
             gemm.BPacked = packed + _packedHead;
-            gemm.Bias = w + Offsets.HeadBias;
+            gemm.Bias = w + HeadBiasOffset;
             Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
         }
 
         // ---- Training ----
         // The backward pass reads, per layer and for all B·17 rows, what Saved lists; nothing is recomputed.
-        private const long SavedFloatsPerImage = 3910, TrainingFloatsPerImage = 9302;
+        private const long SavedFloatsPerImage = 3910, FixedTrainingFloatsPerImage = 9296;
+        private long TrainingFloatsPerImage => FixedTrainingFloatsPerImage + 2L * Classes;
 
         /// <summary>One layer's saved activations, carved out of the training workspace.</summary>
         private readonly unsafe struct Saved
@@ -450,9 +467,9 @@ namespace Demo
             float* normRstd = normMean + batch * 1L;
             float* pooled = normRstd + batch * 1L;                       // (B, 16)
             float* dpooled = pooled + batch * 16L;                       // (B, 16)
-            float* dlogits = dpooled + batch * 16L;                      // (B, 3)
-            float* scores = dlogits + batch * 3L;                        // (B, 3) logits when the caller wants none
-            float* shared = scores + batch * 3L;
+            float* dlogits = dpooled + batch * 16L;                      // (B, C)
+            float* scores = dlogits + (long)batch * Classes;             // (B, C) logits when the caller wants none
+            float* shared = scores + (long)batch * Classes;
             float* scratch = shared + sharedFloats;
             if (logits == null) logits = scores;
             global::ViTCompiler.Infrastructure.GemmProblem gemm;
@@ -547,13 +564,13 @@ namespace Demo
             global::ViTCompiler.Infrastructure.TokenOps.GatherRows(final, (long)Tokens * Hidden, normIn, batch, Hidden);
             global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, normIn, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon, normMean, normRstd);
 
-            // (B, 16) -> (B, 3)   logits = pooled · Wheadᵀ + bhead
+            // (B, 16) -> (B, C)   logits = pooled · Wheadᵀ + bhead
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
             gemm.BPacked = packed + _packedHead;
-            gemm.Bias = w + Offsets.HeadBias;
+            gemm.Bias = w + HeadBiasOffset;
             Gemm.Run<THead>(ref gemm, pool, threads, scratch, (nint)perWorker);
 
-            // (B, 3) -> loss, dlogits = (softmax(logits) − smoothed one-hot) / B
+            // (B, C) -> loss, dlogits = (softmax(logits) − smoothed one-hot) / B
             float loss = global::ViTCompiler.Infrastructure.Loss.CrossEntropy(logits, labels, batch, Classes, options.LabelSmoothing, dlogits);
 
             // ---- backward: every gradient is added into g ----
@@ -561,7 +578,7 @@ namespace Demo
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(Classes, Hidden, batch, BlockK.HeadWeight, dlogits, 1, g + Offsets.HeadWeight, Hidden);
             gemm.AColStride = Classes; gemm.B = pooled; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + Offsets.HeadBias);
+            global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, dlogits, batch, Classes, g + HeadBiasOffset);
 
             // dpooled = dlogits · Whead           (B, C) · (C, D) -> (B, D)
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, Classes, BlockK.HeadInput, dlogits, Classes, dpooled, Hidden);

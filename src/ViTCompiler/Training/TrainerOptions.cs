@@ -123,9 +123,9 @@ public sealed record TrainerOptions
     /// Fashion-MNIST's normalisation; a progress report and metrics record every 20 steps.
     /// </summary>
     /// <remarks>
-    /// Sized for the README's main command: the sample's six-layer hybrid on 8,000 images trains 5 epochs in about two
-    /// minutes on two Zen 3 cores (74.6 %; 12 epochs gave 77.5 % but took 4.5 minutes; docs/TRAINING.md records what
-    /// was tried). Add paths and threads with <c>with</c>; apply a user's choices (on a new or a resumed
+    /// Sized for the README's main command: the sample's six-layer hybrid on 8,000 images trains 5 epochs in 1:46 on two
+    /// Zen 3 cores (71.75 %, 2:22 for the whole command; 12 epochs gave 77.5 % but took 5:14; docs/TRAINING.md records
+    /// what was tried). Add paths and threads with <c>with</c>; apply a user's choices (on a new or a resumed
     /// run) with <see cref="TrainerOverrides"/>.
     /// </remarks>
     public static TrainerOptions FashionMnist { get; } = new()

@@ -12,10 +12,11 @@ internal sealed class Arguments
 
         usage: FashionMnist [options]
 
-          --full             train on the full 60,000 / 10,000 split (Debian package dataset-fashion-mnist,
-                             or the folder in {FashionMnist.EnvironmentVariable}); without it, the shipped t10k file is
-                             divided: its last {FashionMnist.DividedTestImages:N0} images for testing, the others for training
-          --data DIR         the full data set from DIR (the four IDX files, plain or .gz); implies --full
+          --full             the long recipe ({TrainerOptions.FashionMnistFull.Epochs} epochs, about 15 minutes on two cores) instead of the
+                             short one ({Recipe.Epochs} epoch, about 2 minutes)
+          --data DIR         the data set from DIR (the four IDX files, plain or .gz) instead of the one shipped in
+                             {FashionMnist.ShippedFolder} ({FashionMnist.EnvironmentVariable} names one too); with the t10k
+                             files alone, its last {FashionMnist.DividedTestImages:N0} images are for testing, the others for training
           --model NAME       hybrid (the paper's hybrid: a convolutional stem, then FashionVit's encoder; the default)
                              or vit (the pure ViT on 4 × 4 pixel patches)
           --epochs N         passes over the training images (default {Recipe.Epochs}, with --full {TrainerOptions.FashionMnistFull.Epochs})
@@ -76,7 +77,7 @@ internal sealed class Arguments
                     string model = Value();
                     a.Model = model is "hybrid" or "vit" ? model : throw new ArgumentException($"--model must be hybrid or vit; got '{model}'.");
                     break;
-                case "--data": a.DataFolder = Value(); a.Full = true; break;
+                case "--data": a.DataFolder = Value(); break;
                 case "--epochs": a.Epochs = Positive(flag, Value()); break;
                 case "--steps": a.Steps = Positive(flag, Value()); break;
                 case "--batch": a.Batch = Positive(flag, Value()); break;

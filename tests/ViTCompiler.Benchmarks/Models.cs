@@ -25,7 +25,8 @@ public static class BenchmarkModels
         "s16" => new VitSmall16(seed: 1),
         "b16" => new VitBase16(seed: 1),
         "fashion" => new FashionVit(seed: 1),
-        _ => throw new ArgumentException($"Unknown model '{name}' (ti16, s16, b16, fashion)."),
+        "hybrid" => new FashionHybridVit(seed: 1),
+        _ => throw new ArgumentException($"Unknown model '{name}' (ti16, s16, b16, fashion, hybrid)."),
     };
 
     /// <summary>Deterministic pseudo-random inputs in [−1, 1].</summary>

@@ -2,9 +2,9 @@ namespace ViTCompiler.Data;
 
 /// <summary>
 /// Fashion-MNIST (Zalando Research, MIT licence): 28 × 28 grey images of clothing in 10 classes, 60,000 for training
-/// and 10,000 for testing, in the IDX format of MNIST. The test split ships with this repository in
-/// <c>data/fashion-mnist/</c>; the full set comes from the Debian package <c>dataset-fashion-mnist</c> or a folder
-/// named by the <c>VIT_FASHION_MNIST</c> environment variable.
+/// and 10,000 for testing, in the IDX format of MNIST. Both splits ship with this repository in <c>data/fashion-mnist/</c>
+/// (30 MB gzip'ed); elsewhere the full set comes from the Debian package <c>dataset-fashion-mnist</c> or a folder named by
+/// the <c>VIT_FASHION_MNIST</c> environment variable.
 /// </summary>
 public static class FashionMnist
 {
@@ -14,7 +14,7 @@ public static class FashionMnist
     /// <summary>Where the Debian/Ubuntu package <c>dataset-fashion-mnist</c> installs the files.</summary>
     public const string DebianPackageFolder = "/usr/share/datasets/fashion-mnist";
 
-    /// <summary>The shipped test split's folder, relative to the repository root.</summary>
+    /// <summary>The shipped data set's folder, relative to the repository root.</summary>
     public const string ShippedFolder = "data/fashion-mnist";
 
     /// <summary>Image side in pixels.</summary>
@@ -59,8 +59,10 @@ public static class FashionMnist
     }
 
     /// <summary>
-    /// The folder of the full data set (train and test), or null when none is installed: the folder named by
-    /// <see cref="EnvironmentVariable"/> if it is set, otherwise <see cref="DebianPackageFolder"/> if it holds all four files.
+    /// The folder of the full data set (train and test), or null when there is none: the folder named by
+    /// <see cref="EnvironmentVariable"/> if it is set; otherwise the repository's <see cref="ShippedFolder"/>, looked for
+    /// from the application's base directory upwards, when it holds all four files; otherwise
+    /// <see cref="DebianPackageFolder"/> if it does.
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The environment variable is set but its folder lacks the files (a typo should not silently fall back).</exception>
     public static string? FindFullDataset()
@@ -74,6 +76,8 @@ public static class FashionMnist
                     $"({TrainImagesFile}, {TrainLabelsFile}, {TestImagesFile}, {TestLabelsFile}, each optionally .gz). Fix the path or unset the variable.");
             return Path.GetFullPath(fromEnvironment);
         }
+        string? shipped = FindShipped(null, HasFullDataset);
+        if (shipped is not null) return shipped;
         return HasFullDataset(DebianPackageFolder) ? DebianPackageFolder : null;
     }
 
@@ -82,12 +86,15 @@ public static class FashionMnist
     /// <paramref name="startDirectory"/> (default: the application's base directory) and each folder above it, so
     /// tests and samples find it from their build output. Null when not found.
     /// </summary>
-    public static string? FindShippedTestSplit(string? startDirectory = null)
+    public static string? FindShippedTestSplit(string? startDirectory = null) =>
+        FindShipped(startDirectory, candidate => Find(candidate, TestImagesFile) is not null && Find(candidate, TestLabelsFile) is not null);
+
+    private static string? FindShipped(string? startDirectory, Func<string, bool> complete)
     {
         for (DirectoryInfo? dir = new(startDirectory ?? AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             string candidate = Path.Combine(dir.FullName, ShippedFolder);
-            if (Find(candidate, TestImagesFile) is not null && Find(candidate, TestLabelsFile) is not null) return candidate;
+            if (complete(candidate)) return candidate;
         }
         return null;
     }

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+using ViTCompiler.Data;
+using ViTCompiler.Training;
+
+namespace ViTCompiler.Benchmarks;
+
+// The candidate models of docs/TRAINING.md's recipe search. "wide2" became the sample's FashionHybridVit; "hybrid6" is
+// the one it replaced.
+
+/// <summary>The sample's hybrid until 2026-12: 16 channels (stride 1), 32 (stride 2) onto 14 × 14, patch 2, 6 blocks.</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 16, 32 }, StemStrides = new[] { 1, 2 }, StemGroups = 8, Patch = 2,
+    Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
+public partial class FashionHybrid6 { }
+
+/// <summary>A wider stem onto a 7 × 7 map (1 × 1 patches), 6 blocks.</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 32, 64 }, StemStrides = new[] { 2, 2 }, StemGroups = 8, Patch = 1,
+    Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
+public partial class FashionHybridWide { }
+
+/// <summary>A wide stem onto a 7 × 7 map and a 4-layer encoder.</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 32, 64 }, StemStrides = new[] { 2, 2 }, StemGroups = 8, Patch = 1,
+    Layers = 4, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
+public partial class FashionHybridWide4 { }
+
+/// <summary>Three stem convolutions (32, 64, 64; strides 1, 2, 2) onto a 7 × 7 map, 2 layers.</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 32, 64, 64 }, StemStrides = new[] { 1, 2, 2 }, StemGroups = 8, Patch = 1,
+    Layers = 2, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
+public partial class FashionHybridDeep2 { }
+
+/// <summary>The wide stem, 2 layers of width 96 (6 heads, MLP 192).</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 32, 64 }, StemStrides = new[] { 2, 2 }, StemGroups = 8, Patch = 1,
+    Layers = 2, Hidden = 96, Heads = 6, MlpDim = 192, Classes = 10)]
+public partial class FashionHybridWide2D96 { }
+
+/// <summary>Three stem convolutions (32, 64, 64; strides 1, 2, 2) onto a 7 × 7 map, 1 × 1 patches, 4 layers.</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 32, 64, 64 }, StemStrides = new[] { 1, 2, 2 }, StemGroups = 8, Patch = 1,
+    Layers = 4, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
+public partial class FashionHybridDeep { }
+
+/// <summary>hybrid6 with mean pooling instead of the [class] token.</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 16, 32 }, StemStrides = new[] { 1, 2 }, StemGroups = 8, Patch = 2,
+    Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10, Pooling = VitPooling.Mean)]
+public partial class FashionHybridGap { }
+
+/// <summary>
+/// `recipe MODEL [key=value ...]`: one Fashion-MNIST training run on the full split from <see cref="StartingRecipe"/> with
+/// the given changes (lr, minlr, warmup, epochs, steps, batch, smoothing, crop, flip, wd, clip, droppath, seed, train=N to
+/// use the first N training images), printing one line: settings, test accuracy, seconds. The recipe search recorded in
+/// docs/TRAINING.md.
+/// </summary>
+public static class RecipeRuns
+{
+    /// <summary>
+    /// Where docs/TRAINING.md's search started: the Fashion recipe before it (14 epochs of 128, AdamW 3e-3, 2-pixel crops,
+    /// flips and label smoothing 0.05). Kept here as the baseline the table's changes are relative to; the recipes in use
+    /// are <see cref="TrainerOptions.FashionMnist"/> and <see cref="TrainerOptions.FashionMnistFull"/>.
+    /// </summary>
+    private static TrainerOptions StartingRecipe => TrainerOptions.FashionMnist with
+    {
+        Epochs = 14, BatchSize = 128, LearningRate = 3e-3f, LabelSmoothing = 0.05f, CropPadding = 2, HorizontalFlip = true,
+    };
+
+    public static int Run(string[] args)
+    {
+        string name = args[1];
+        TrainerOptions options = StartingRecipe;
+        int trainImages = 0;
+        string folder = FashionMnist.FindFullDataset() ?? throw new DirectoryNotFoundException("full Fashion-MNIST not found");
+        foreach (string pair in args[2..])
+        {
+            string[] kv = pair.Split('=', 2);
+            float f = float.Parse(kv[1], CultureInfo.InvariantCulture);
+            options = kv[0] switch
+            {
+                "lr" => options with { LearningRate = f },
+                "minlr" => options with { MinLearningRate = f },
+                "warmup" => options with { WarmupSteps = (long)f },
+                "epochs" => options with { Epochs = (int)f },
+                "steps" => options with { MaxSteps = (long)f },
+                "batch" => options with { BatchSize = (int)f },
+                "smoothing" => options with { LabelSmoothing = f },
+                "crop" => options with { CropPadding = (int)f },
+                "flip" => options with { HorizontalFlip = f != 0 },
+                "wd" => options with { WeightDecay = f },
+                "clip" => options with { GradientClipNorm = f },
+                "droppath" => options with { DropPath = f },
+                "seed" => options with { Seed = (ulong)f },
+                "train" => options,
+                _ => throw new ArgumentException($"unknown setting {kv[0]}"),
+            };
+            if (kv[0] == "train") trainImages = (int)f;
+        }
+        options = options with { LogEverySteps = 1_000_000, CheckpointEveryEpoch = false };
+        (LabeledImages train, LabeledImages test) = FashionMnist.Load(folder);
+        if (trainImages > 0) train = train.Slice(0, trainImages);
+        CompiledVit model = name switch
+        {
+            "hybrid6" => new FashionHybrid6(seed: options.Seed),
+            "wide2" => new FashionMnistSample.FashionHybridVit(seed: options.Seed),
+            "vit" => new FashionMnistSample.FashionVit(seed: options.Seed),
+            "wide" => new FashionHybridWide(seed: options.Seed),
+            "gap" => new FashionHybridGap(seed: options.Seed),
+            "wide4" => new FashionHybridWide4(seed: options.Seed),
+            "deep" => new FashionHybridDeep(seed: options.Seed),
+            "deep2" => new FashionHybridDeep2(seed: options.Seed),
+            "wide2d96" => new FashionHybridWide2D96(seed: options.Seed),
+            _ => throw new ArgumentException($"unknown model {name}"),
+        };
+        using var trainer = new Trainer(model, train, test, options);
+        var clock = Stopwatch.StartNew();
+        TrainingResult result = trainer.Run(CancellationToken.None);
+        EvaluationResult final = result.Test ?? trainer.Evaluate()!.Value;
+        Console.WriteLine($"{name} {string.Join(' ', args[2..])}: test {final.Accuracy:P2} train-acc {result.TrainAccuracy:P1} " +
+            $"steps {result.Step} {clock.Elapsed.TotalSeconds:F0} s {result.ImagesPerSecond:F0} img/s");
+        return 0;
+    }
+}

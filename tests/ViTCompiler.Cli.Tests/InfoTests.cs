@@ -22,13 +22,13 @@ public class InfoTests
     public void The_hybrid_preset_describes_its_stem()
     {
         CliResult text = Cli.Ok("info", "--preset", "fashion-mnist-hybrid");
-        Assert.Contains("16/1, 32/2 (GroupNorm 8)", text.Output);
-        Assert.Contains("14×14×32 feature map", text.Output);
+        Assert.Contains("32/2, 64/2 (GroupNorm 8)", text.Output);
+        Assert.Contains("7×7×64 feature map", text.Output);
         Assert.Contains("generated (FashionHybridVit)", text.Output);
 
         JsonElement info = Assert.Single(Cli.Ok("info", "--preset", "fashion-mnist-hybrid", "--json").JsonLines);
-        Assert.Equal([16, 32], info.GetProperty("stem_channels").EnumerateArray().Select(e => e.GetInt32()));
-        Assert.Equal([1, 2], info.GetProperty("stem_strides").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal([32, 64], info.GetProperty("stem_channels").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal([2, 2], info.GetProperty("stem_strides").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(8, info.GetProperty("stem_groups").GetInt32());
         Assert.Equal(50, info.GetProperty("tokens").GetInt32());
         Assert.Equal(FashionMnistSample.FashionHybridVit.ParameterCount, info.GetProperty("parameters").GetInt64());

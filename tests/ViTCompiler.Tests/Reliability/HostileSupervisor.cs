@@ -149,6 +149,7 @@ internal static class HostileSupervisor
         private readonly Process _process;
         private readonly BlockingCollection<string?> _lines = [];
         private readonly StringBuilder _errors = new();
+        private bool _closed; // under lock (_lines): output arriving after Dispose is dropped, not added to a disposed queue
 
         public Child(HostileSettings settings, string[] which, string work)
         {
@@ -159,7 +160,13 @@ internal static class HostileSupervisor
             // The bound memory is the loaders', not a debugger's or a profiler's.
             start.Environment.Remove("DOTNET_gcServer");
             _process = Process.Start(start)!;
-            _process.OutputDataReceived += (_, e) => _lines.Add(e.Data);
+            _process.OutputDataReceived += (_, e) =>
+            {
+                // The reader thread can deliver a last line (or the end-of-stream null) after Dispose; adding it to the
+                // disposed queue threw on a thread-pool thread and took the whole test host down (seen once in CI).
+                lock (_lines)
+                    if (!_closed) _lines.Add(e.Data);
+            };
             _process.ErrorDataReceived += (_, e) =>
             {
                 if (e.Data is null) return;
@@ -200,6 +207,7 @@ internal static class HostileSupervisor
         {
             Kill();
             _process.WaitForExit(10_000);
+            lock (_lines) _closed = true;
             _process.Dispose();
             _lines.Dispose();
         }

@@ -127,8 +127,8 @@ public sealed record TrainerOptions
     /// trains 2 epochs of the 60,000 training images in about two minutes on two Zen 3 cores (87.24 % test accuracy; the
     /// whole command 2:42 from a fresh clone). In so short a run the model under-fits (training and test accuracy are
     /// equal), so augmentation and label smoothing only slow it down, and small batches learn more per image than large
-    /// ones (docs/TRAINING.md records what was tried and what each gave). Add paths and threads with <c>with</c>; apply a user's choices (on a new or a resumed run) with
-    /// <see cref="TrainerOverrides"/>.
+    /// ones (docs/TRAINING.md records what was tried and what each gave). Add paths and threads with <c>with</c>; apply a
+    /// user's choices (on a new or a resumed run) with <see cref="TrainerOverrides"/>.
     /// </remarks>
     public static TrainerOptions FashionMnist { get; } = new()
     {

@@ -38,6 +38,21 @@ public partial class FashionHybridWide2D96 { }
     Layers = 4, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
 public partial class FashionHybridDeep { }
 
+/// <summary>A thin three-convolution stem (16, 32, 64; strides 1, 2, 2) onto a 7 × 7 map, 2 layers.</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 16, 32, 64 }, StemStrides = new[] { 1, 2, 2 }, StemGroups = 8, Patch = 1,
+    Layers = 2, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
+public partial class FashionHybridThin3 { }
+
+/// <summary>thin3 with an MLP of 256.</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 16, 32, 64 }, StemStrides = new[] { 1, 2, 2 }, StemGroups = 8, Patch = 1,
+    Layers = 2, Hidden = 64, Heads = 4, MlpDim = 256, Classes = 10)]
+public partial class FashionHybridThin3M { }
+
+/// <summary>A four-convolution stem (16, 32, 32, 64; strides 1, 2, 1, 2) onto a 7 × 7 map, 2 layers.</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 16, 32, 32, 64 }, StemStrides = new[] { 1, 2, 1, 2 }, StemGroups = 8, Patch = 1,
+    Layers = 2, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
+public partial class FashionHybridThin4 { }
+
 /// <summary>hybrid6 with mean pooling instead of the [class] token.</summary>
 [VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 16, 32 }, StemStrides = new[] { 1, 2 }, StemGroups = 8, Patch = 2,
     Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10, Pooling = VitPooling.Mean)]
@@ -105,6 +120,9 @@ public static class RecipeRuns
             "deep" => new FashionHybridDeep(seed: options.Seed),
             "deep2" => new FashionHybridDeep2(seed: options.Seed),
             "wide2d96" => new FashionHybridWide2D96(seed: options.Seed),
+            "thin3" => new FashionHybridThin3(seed: options.Seed),
+            "thin3m" => new FashionHybridThin3M(seed: options.Seed),
+            "thin4" => new FashionHybridThin4(seed: options.Seed),
             _ => throw new ArgumentException($"unknown model {name}"),
         };
         using var trainer = new Trainer(model, train, test, options);

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.ComponentModel;
 
 namespace ViTCompiler.Infrastructure;
@@ -45,7 +46,7 @@ public static unsafe class Convolution
     private static void Im2ColImage(void* context, int b, int worker)
     {
         MapJob* j = (MapJob*)context;
-        int c = j->Channels, s = j->Size, k = j->Kernel, o = OutputSize(s, k, j->Stride, j->Padding), width = c * k * k;
+        int c = j->Channels, s = j->Size, k = j->Kernel, o = OutputSize(s, k, j->Stride, j->Padding), kk = k * k, width = c * kk;
         float* map = j->Input + b * (long)c * s * s;
         float* rows = j->Output + (long)b * o * o * width;
         (long channelStride, long rowStride, long columnStride) = j->Strides;
@@ -53,18 +54,25 @@ public static unsafe class Convolution
             for (int ox = 0; ox < o; ox++)
             {
                 float* row = rows + ((long)oy * o + ox) * width;
-                for (int ch = 0; ch < c; ch++)
-                    for (int ky = 0; ky < k; ky++)
+                // One bounds test per kernel tap, then the tap's channels (strided by k² in the row).
+                for (int ky = 0; ky < k; ky++)
+                {
+                    int y = oy * j->Stride - j->Padding + ky;
+                    for (int kx = 0; kx < k; kx++)
                     {
-                        int y = oy * j->Stride - j->Padding + ky;
-                        for (int kx = 0; kx < k; kx++)
+                        int x = ox * j->Stride - j->Padding + kx;
+                        float* to = row + ky * k + kx;
+                        if ((uint)y < (uint)s && (uint)x < (uint)s)
                         {
-                            int x = ox * j->Stride - j->Padding + kx;
-                            row[(ch * k + ky) * k + kx] = (uint)y < (uint)s && (uint)x < (uint)s
-                                ? map[ch * channelStride + y * rowStride + x * columnStride]
-                                : 0f;
+                            float* from = map + y * rowStride + x * columnStride;
+                            for (int ch = 0; ch < c; ch++) to[ch * kk] = from[ch * channelStride];
+                        }
+                        else
+                        {
+                            for (int ch = 0; ch < c; ch++) to[ch * kk] = 0f;
                         }
                     }
+                }
             }
     }
 
@@ -82,26 +90,28 @@ public static unsafe class Convolution
     private static void Col2ImImage(void* context, int b, int worker)
     {
         MapJob* j = (MapJob*)context;
-        int c = j->Channels, s = j->Size, k = j->Kernel, o = OutputSize(s, k, j->Stride, j->Padding), width = c * k * k;
+        int c = j->Channels, s = j->Size, k = j->Kernel, o = OutputSize(s, k, j->Stride, j->Padding), kk = k * k, width = c * kk;
         float* map = j->Output + b * (long)c * s * s;
         new Span<float>(map, c * s * s).Clear();
         float* rows = j->Input + (long)b * o * o * width;
         (long channelStride, long rowStride, long columnStride) = j->Strides;
+        // A map element gets at most one entry per position, so the sums run in position order whatever the inner order.
         for (int oy = 0; oy < o; oy++)
             for (int ox = 0; ox < o; ox++)
             {
                 float* row = rows + ((long)oy * o + ox) * width;
-                for (int ch = 0; ch < c; ch++)
-                    for (int ky = 0; ky < k; ky++)
+                for (int ky = 0; ky < k; ky++)
+                {
+                    int y = oy * j->Stride - j->Padding + ky;
+                    if ((uint)y >= (uint)s) continue;
+                    for (int kx = 0; kx < k; kx++)
                     {
-                        int y = oy * j->Stride - j->Padding + ky;
-                        if ((uint)y >= (uint)s) continue;
-                        for (int kx = 0; kx < k; kx++)
-                        {
-                            int x = ox * j->Stride - j->Padding + kx;
-                            if ((uint)x < (uint)s) map[ch * channelStride + y * rowStride + x * columnStride] += row[(ch * k + ky) * k + kx];
-                        }
+                        int x = ox * j->Stride - j->Padding + kx;
+                        if ((uint)x >= (uint)s) continue;
+                        float* from = row + ky * k + kx, to = map + y * rowStride + x * columnStride;
+                        for (int ch = 0; ch < c; ch++) to[ch * channelStride] += from[ch * kk];
                     }
+                }
             }
     }
 
@@ -129,28 +139,77 @@ public static unsafe class Convolution
         NormJob* j = (NormJob*)context;
         int p = j->Positions, c = j->Channels, groups = j->Groups, width = c / groups;
         float* x = j->X + (long)b * p * c, y = j->Y + (long)b * p * c;
+        // Per-channel sums over the positions (vectors across the channels of a position), then per group. Each channel's
+        // sum is kept in float over blocks of positions and in double across blocks: the groups hold thousands of values.
+        float* groupMean = stackalloc float[c], scale = stackalloc float[c], partial = stackalloc float[c];
+        double* total = stackalloc double[c];
+        SumOverPositions(x, null, p, c, partial, total);
         for (int g = 0; g < groups; g++)
         {
-            // Two passes in double: the groups hold thousands of values, and the variance must not lose them.
             double sum = 0;
-            for (int i = 0; i < p; i++)
-                for (int e = g * width; e < (g + 1) * width; e++) sum += x[(long)i * c + e];
-            double average = sum / ((double)p * width), squares = 0;
-            for (int i = 0; i < p; i++)
-                for (int e = g * width; e < (g + 1) * width; e++)
-                {
-                    double centred = x[(long)i * c + e] - average;
-                    squares += centred * centred;
-                }
-            float m = (float)average, s = (float)(1.0 / Math.Sqrt(squares / ((double)p * width) + j->Epsilon));
+            for (int e = g * width; e < (g + 1) * width; e++) sum += total[e];
+            float m = (float)(sum / ((double)p * width));
             j->Mean[b * groups + g] = m;
-            j->Rstd[b * groups + g] = s;
-            for (int i = 0; i < p; i++)
-                for (int e = g * width; e < (g + 1) * width; e++)
+            for (int e = g * width; e < (g + 1) * width; e++) groupMean[e] = m;
+        }
+        SumOverPositions(x, groupMean, p, c, partial, total);
+        for (int g = 0; g < groups; g++)
+        {
+            double squares = 0;
+            for (int e = g * width; e < (g + 1) * width; e++) squares += total[e];
+            float r = (float)(1.0 / Math.Sqrt(squares / ((double)p * width) + j->Epsilon));
+            j->Rstd[b * groups + g] = r;
+            for (int e = g * width; e < (g + 1) * width; e++) scale[e] = r * j->Gamma[e];
+        }
+        float* beta = j->Beta;
+        for (int i = 0; i < p; i++)
+        {
+            float* xi = x + (long)i * c, yi = y + (long)i * c;
+            int e = 0;
+            if (Vector.IsHardwareAccelerated)
+                for (; e <= c - Vector<float>.Count; e += Vector<float>.Count)
                 {
-                    float value = (x[(long)i * c + e] - m) * s * j->Gamma[e] + j->Beta[e];
-                    y[(long)i * c + e] = value > 0f ? value : 0f;
+                    Vector<float> value = (Vector.Load(xi + e) - Vector.Load(groupMean + e)) * Vector.Load(scale + e) + Vector.Load(beta + e);
+                    Vector.Store(Vector.Max(value, Vector<float>.Zero), yi + e);
                 }
+            for (; e < c; e++)
+            {
+                float value = (xi[e] - groupMean[e]) * scale[e] + beta[e];
+                yi[e] = value > 0f ? value : 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// total[e] = Σ over positions of x[i, e] (when <paramref name="centre"/> is null) or of (x[i, e] − centre[e])², summed
+    /// in float over blocks of 64 positions and in double across blocks.
+    /// </summary>
+    private static void SumOverPositions(float* x, float* centre, int positions, int channels, float* partial, double* total)
+    {
+        const int Block = 64;
+        new Span<double>(total, channels).Clear();
+        for (int start = 0; start < positions; start += Block)
+        {
+            new Span<float>(partial, channels).Clear();
+            for (int i = start; i < Math.Min(start + Block, positions); i++)
+            {
+                float* xi = x + (long)i * channels;
+                int e = 0;
+                if (Vector.IsHardwareAccelerated)
+                    for (; e <= channels - Vector<float>.Count; e += Vector<float>.Count)
+                    {
+                        Vector<float> v = Vector.Load(xi + e);
+                        if (centre != null) { v -= Vector.Load(centre + e); v *= v; }
+                        Vector.Store(Vector.Load(partial + e) + v, partial + e);
+                    }
+                for (; e < channels; e++)
+                {
+                    float v = xi[e];
+                    if (centre != null) { v -= centre[e]; v *= v; }
+                    partial[e] += v;
+                }
+            }
+            for (int e = 0; e < channels; e++) total[e] += partial[e];
         }
     }
 
@@ -179,37 +238,75 @@ public static unsafe class Convolution
     {
         NormJob* j = (NormJob*)context;
         int p = j->Positions, c = j->Channels, groups = j->Groups, width = c / groups;
-        float* dy = j->Dy + (long)b * p * c, x = j->X + (long)b * p * c, y = j->Y + (long)b * p * c;
+        float* dy = j->Dy + (long)b * p * c, x = j->X + (long)b * p * c, y = j->Y + (long)b * p * c, gamma = j->Gamma;
         float* dgamma = j->Partials + (long)b * 2 * c, dbeta = dgamma + c;
         new Span<float>(dgamma, 2 * c).Clear();
+        // Per-channel values of the channel's group: mean, 1/σ, and the two means of the dx formula below.
+        float* mean = stackalloc float[c], rstd = stackalloc float[c], meanDxhat = stackalloc float[c], meanDxhatXhat = stackalloc float[c];
+        for (int e = 0; e < c; e++)
+        {
+            mean[e] = j->Mean[b * groups + e / width];
+            rstd[e] = j->Rstd[b * groups + e / width];
+        }
+        // y = ReLU(z): dz = dy where y > 0. z = x̂·γ + β: dγ += dz·x̂, dβ += dz, dx̂ = dz·γ. Vectors across the channels of
+        // a position; each channel still sums its positions in order.
+        for (int i = 0; i < p; i++)
+        {
+            long at = (long)i * c;
+            int e = 0;
+            if (Vector.IsHardwareAccelerated)
+                for (; e <= c - Vector<float>.Count; e += Vector<float>.Count)
+                {
+                    Vector<float> dz = Vector.ConditionalSelect(Vector.GreaterThan(Vector.Load(y + at + e), Vector<float>.Zero),
+                        Vector.Load(dy + at + e), Vector<float>.Zero);
+                    Vector<float> xhat = (Vector.Load(x + at + e) - Vector.Load(mean + e)) * Vector.Load(rstd + e);
+                    Vector.Store(dz, dy + at + e);
+                    Vector.Store(Vector.Load(dgamma + e) + dz * xhat, dgamma + e);
+                    Vector.Store(Vector.Load(dbeta + e) + dz, dbeta + e);
+                }
+            for (; e < c; e++)
+            {
+                float dz = y[at + e] > 0f ? dy[at + e] : 0f;
+                float xhat = (x[at + e] - mean[e]) * rstd[e];
+                dy[at + e] = dz;
+                dgamma[e] += dz * xhat;
+                dbeta[e] += dz;
+            }
+        }
+        // Σ dx̂ = Σ γ·dβ and Σ dx̂·x̂ = Σ γ·dγ over the group's channels.
+        double count = (double)p * width;
         for (int g = 0; g < groups; g++)
         {
-            float m = j->Mean[b * groups + g], s = j->Rstd[b * groups + g];
-            // y = ReLU(z): dz = dy where y > 0. z = x̂·γ + β: dγ += dz·x̂, dβ += dz, dx̂ = dz·γ.
-            double meanDxhat = 0, meanDxhatXhat = 0;
-            for (int i = 0; i < p; i++)
-                for (int e = g * width; e < (g + 1) * width; e++)
+            double a = 0, bb = 0;
+            for (int e = g * width; e < (g + 1) * width; e++)
+            {
+                a += (double)gamma[e] * dbeta[e];
+                bb += (double)gamma[e] * dgamma[e];
+            }
+            for (int e = g * width; e < (g + 1) * width; e++)
+            {
+                meanDxhat[e] = (float)(a / count);
+                meanDxhatXhat[e] = (float)(bb / count);
+            }
+        }
+        // dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)) over the group
+        for (int i = 0; i < p; i++)
+        {
+            long at = (long)i * c;
+            int e = 0;
+            if (Vector.IsHardwareAccelerated)
+                for (; e <= c - Vector<float>.Count; e += Vector<float>.Count)
                 {
-                    long at = (long)i * c + e;
-                    float dz = y[at] > 0f ? dy[at] : 0f;
-                    float xhat = (x[at] - m) * s;
-                    dy[at] = dz;
-                    dgamma[e] += dz * xhat;
-                    dbeta[e] += dz;
-                    double dxhat = dz * j->Gamma[e];
-                    meanDxhat += dxhat;
-                    meanDxhatXhat += dxhat * xhat;
+                    Vector<float> r = Vector.Load(rstd + e);
+                    Vector<float> xhat = (Vector.Load(x + at + e) - Vector.Load(mean + e)) * r;
+                    Vector.Store(r * (Vector.Load(dy + at + e) * Vector.Load(gamma + e) - Vector.Load(meanDxhat + e)
+                        - xhat * Vector.Load(meanDxhatXhat + e)), dy + at + e);
                 }
-            double count = (double)p * width;
-            float a = (float)(meanDxhat / count), bb = (float)(meanDxhatXhat / count);
-            // dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)) over the group
-            for (int i = 0; i < p; i++)
-                for (int e = g * width; e < (g + 1) * width; e++)
-                {
-                    long at = (long)i * c + e;
-                    float xhat = (x[at] - m) * s;
-                    dy[at] = s * (dy[at] * j->Gamma[e] - a - xhat * bb);
-                }
+            for (; e < c; e++)
+            {
+                float xhat = (x[at + e] - mean[e]) * rstd[e];
+                dy[at + e] = rstd[e] * (dy[at + e] * gamma[e] - meanDxhat[e] - xhat * meanDxhatXhat[e]);
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Numerics;
 
 namespace ViTCompiler.Infrastructure;
 
@@ -147,5 +148,111 @@ public static unsafe class Attention<TScores, TValues>
         dkey.AColStride = n;
         dkey.B = q; dkey.BRowStride = 3 * d; dkey.BColStride = 1;
         Gemm.RunSerial<TValues>(ref dkey, gemmScratch);
+    }
+}
+
+/// <summary>
+/// Attention for the [class] query alone, the only row of the last block that a [class]-pooled head reads: per (image,
+/// head), s_j = q₀ · k_j, p = softmax(s / √hd), o = Σ_j p_j v_j. The keys and values still come from every token.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static unsafe class ClassAttention
+{
+    private struct Job
+    {
+        public float* Qkv, Output, Probabilities, DQkv, Scratch;
+        public nint ScratchPerWorker;
+        public int Tokens, Hidden, Heads, HeadDim;
+    }
+
+    /// <summary>
+    /// (B, N, 3D) qkv -> (B, D) output, head h in columns [h·hd, (h+1)·hd). The probabilities go to
+    /// <paramref name="probabilities"/> (B, H, N) when it is not null, else to a scratch row: <paramref name="scratch"/> gives
+    /// each worker at least N floats at <paramref name="scratchPerWorker"/> apart.
+    /// </summary>
+    public static void Forward(WorkerPool pool, int threads, float* qkv, float* output, float* scratch, nint scratchPerWorker,
+        int batch, int tokens, int hidden, int heads, int headDim, float* probabilities = null)
+    {
+        var job = new Job { Qkv = qkv, Output = output, Probabilities = probabilities, Scratch = scratch, ScratchPerWorker = scratchPerWorker, Tokens = tokens, Hidden = hidden, Heads = heads, HeadDim = headDim };
+        pool.Run(batch * heads, threads, &ForwardItem, &job);
+    }
+
+    private static void ForwardItem(void* context, int item, int worker)
+    {
+        Job* j = (Job*)context;
+        int n = j->Tokens, d = j->Hidden, hd = j->HeadDim, b = item / j->Heads, h = item % j->Heads;
+        float* rows = j->Qkv + (long)b * n * 3 * d, q = rows + h * hd;
+        float* p = j->Probabilities != null ? j->Probabilities + (long)item * n : j->Scratch + worker * j->ScratchPerWorker;
+        for (int t = 0; t < n; t++) p[t] = Dot(q, rows + (long)t * 3 * d + d + h * hd, hd);
+        Softmax.Row(p, n, 1f / MathF.Sqrt(hd));
+        float* o = j->Output + (long)b * d + h * hd;
+        new Span<float>(o, hd).Clear();
+        for (int t = 0; t < n; t++)
+        {
+            float* v = rows + (long)t * 3 * d + 2 * d + h * hd;
+            float weight = p[t];
+            int e = 0;
+            if (Vector.IsHardwareAccelerated)
+                for (; e <= hd - Vector<float>.Count; e += Vector<float>.Count)
+                    Vector.Store(Vector.Load(o + e) + weight * Vector.Load(v + e), o + e);
+            for (; e < hd; e++) o[e] += weight * v[e];
+        }
+    }
+
+    /// <summary>
+    /// From dO = d loss / d output (B, D) and the kept probabilities (B, H, N), writes d loss / d qkv into
+    /// <paramref name="dqkv"/> (B, N, 3D), overwriting it: dv_t = p_t·dO, dS = softmax′(dO · vᵀ) / √hd, dq₀ = dS · K and
+    /// dk_t = dS_t · q₀; the queries of the other rows get zero.
+    /// </summary>
+    public static void Backward(WorkerPool pool, int threads, float* qkv, float* probabilities, float* doutput, float* dqkv,
+        float* scratch, nint scratchPerWorker, int batch, int tokens, int hidden, int heads, int headDim)
+    {
+        var job = new Job { Qkv = qkv, Output = doutput, Probabilities = probabilities, DQkv = dqkv, Scratch = scratch, ScratchPerWorker = scratchPerWorker, Tokens = tokens, Hidden = hidden, Heads = heads, HeadDim = headDim };
+        pool.Run(batch * heads, threads, &BackwardItem, &job);
+    }
+
+    private static void BackwardItem(void* context, int item, int worker)
+    {
+        Job* j = (Job*)context;
+        int n = j->Tokens, d = j->Hidden, hd = j->HeadDim, b = item / j->Heads, h = item % j->Heads;
+        float* rows = j->Qkv + (long)b * n * 3 * d, q = rows + h * hd;
+        float* grads = j->DQkv + (long)b * n * 3 * d;
+        float* p = j->Probabilities + (long)item * n, dout = j->Output + (long)b * d + h * hd;
+        float* ds = j->Scratch + worker * j->ScratchPerWorker;
+        for (int t = 0; t < n; t++)
+        {
+            float* v = rows + (long)t * 3 * d + 2 * d + h * hd, dv = grads + (long)t * 3 * d + 2 * d + h * hd;
+            ds[t] = Dot(dout, v, hd);
+            float weight = p[t];
+            for (int e = 0; e < hd; e++) dv[e] = weight * dout[e];
+        }
+        Softmax.BackwardRow(p, ds, n, 1f / MathF.Sqrt(hd));
+        float* dq = grads + h * hd;
+        new Span<float>(dq, hd).Clear();
+        for (int t = 0; t < n; t++)
+        {
+            float* k = rows + (long)t * 3 * d + d + h * hd, dk = grads + (long)t * 3 * d + d + h * hd;
+            float weight = ds[t];
+            for (int e = 0; e < hd; e++)
+            {
+                dq[e] += weight * k[e];
+                dk[e] = weight * q[e];
+            }
+            if (t > 0) new Span<float>(grads + (long)t * 3 * d + h * hd, hd).Clear();
+        }
+    }
+
+    private static float Dot(float* x, float* y, int n)
+    {
+        float sum = 0;
+        int e = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<float> acc = Vector<float>.Zero;
+            for (; e <= n - Vector<float>.Count; e += Vector<float>.Count) acc += Vector.Load(x + e) * Vector.Load(y + e);
+            sum = Vector.Sum(acc);
+        }
+        for (; e < n; e++) sum += x[e] * y[e];
+        return sum;
     }
 }

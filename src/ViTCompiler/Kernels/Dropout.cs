@@ -48,6 +48,7 @@ public static unsafe class Dropout
     {
         public float* Input, Branch, Output;
         public int PerImage;
+        public long IndexStride; // where image b's elements are numbered from: b · IndexStride (PerImage unless rows were gathered)
         public ulong Seed;
         public int Site, PathSite;
         public float Rate, PathRate;
@@ -61,6 +62,25 @@ public static unsafe class Dropout
         pool.RunRanges(checked((int)count), threads, 16384, &ApplyRange, &job);
     }
 
+    /// <summary>
+    /// <see cref="Apply"/> on <paramref name="batch"/> gathered rows of <paramref name="perImage"/> elements, row b standing
+    /// for the elements numbered from b · <paramref name="indexImageStride"/>: the mask the full tensor would get there.
+    /// </summary>
+    public static void ApplyGathered(WorkerPool pool, int threads, float* x, int batch, int perImage, long indexImageStride, ulong seed, int site, float p)
+    {
+        if (p <= 0f) return;
+        var job = new Job { Output = x, PerImage = perImage, IndexStride = indexImageStride, Seed = seed, Site = site, Rate = p };
+        pool.RunRanges(batch * perImage, threads, 16384, &ApplyGatheredRange, &job);
+    }
+
+    private static void ApplyGatheredRange(void* context, int start, int end)
+    {
+        Job* j = (Job*)context;
+        for (int i = start; i < end; i++) j->Output[i] *= Scale(j->Seed, j->Site, Index(j, i), j->Rate);
+    }
+
+    private static long Index(Job* j, int i) => j->IndexStride == j->PerImage ? i : i / j->PerImage * j->IndexStride + i % j->PerImage;
+
     // The mask is a hash of the element's index, which TensorPrimitives has no operation for; materialising it to use
     // TensorPrimitives.Multiply would add a pass and a buffer.
     private static void ApplyRange(void* context, int start, int end)
@@ -72,12 +92,13 @@ public static unsafe class Dropout
     /// <summary>
     /// A residual connection with a dropped-out branch under stochastic depth:
     /// output = input + path(image) · mask ⊙ branch, over images of <paramref name="perImage"/> elements.
-    /// With both rates zero it is a plain sum.
+    /// With both rates zero it is a plain sum. On gathered rows (one per image), <paramref name="indexImageStride"/> says
+    /// where each image's elements are numbered from in the full tensor, so the masks are the full tensor's.
     /// </summary>
     public static void ResidualAdd(WorkerPool pool, int threads, float* input, float* branch, float* output, int batch, int perImage,
-        ulong seed, int site, float rate, int pathSite, float pathRate)
+        ulong seed, int site, float rate, int pathSite, float pathRate, long indexImageStride = 0)
     {
-        var job = new Job { Input = input, Branch = branch, Output = output, PerImage = perImage, Seed = seed, Site = site, Rate = rate, PathSite = pathSite, PathRate = pathRate };
+        var job = new Job { Input = input, Branch = branch, Output = output, PerImage = perImage, IndexStride = indexImageStride == 0 ? perImage : indexImageStride, Seed = seed, Site = site, Rate = rate, PathSite = pathSite, PathRate = pathRate };
         pool.RunRanges(batch * perImage, threads, 16384, &ResidualRange, &job);
     }
 
@@ -94,16 +115,16 @@ public static unsafe class Dropout
         }
         for (int i = start; i < end; i++)
         {
-            float scale = Scale(j->Seed, j->PathSite, i / j->PerImage, j->PathRate) * Scale(j->Seed, j->Site, i, j->Rate);
+            float scale = Scale(j->Seed, j->PathSite, i / j->PerImage, j->PathRate) * Scale(j->Seed, j->Site, Index(j, i), j->Rate);
             j->Output[i] = j->Input[i] + scale * j->Branch[i];
         }
     }
 
     /// <summary>Backward of <see cref="ResidualAdd"/> for the branch: dBranch = path(image) · mask ⊙ dOutput.</summary>
     public static void ResidualBackward(WorkerPool pool, int threads, float* dOutput, float* dBranch, int batch, int perImage,
-        ulong seed, int site, float rate, int pathSite, float pathRate)
+        ulong seed, int site, float rate, int pathSite, float pathRate, long indexImageStride = 0)
     {
-        var job = new Job { Input = dOutput, Output = dBranch, PerImage = perImage, Seed = seed, Site = site, Rate = rate, PathSite = pathSite, PathRate = pathRate };
+        var job = new Job { Input = dOutput, Output = dBranch, PerImage = perImage, IndexStride = indexImageStride == 0 ? perImage : indexImageStride, Seed = seed, Site = site, Rate = rate, PathSite = pathSite, PathRate = pathRate };
         pool.RunRanges(batch * perImage, threads, 16384, &ResidualBackwardRange, &job);
     }
 
@@ -116,6 +137,6 @@ public static unsafe class Dropout
             return;
         }
         for (int i = start; i < end; i++)
-            j->Output[i] = Scale(j->Seed, j->PathSite, i / j->PerImage, j->PathRate) * Scale(j->Seed, j->Site, i, j->Rate) * j->Input[i];
+            j->Output[i] = Scale(j->Seed, j->PathSite, i / j->PerImage, j->PathRate) * Scale(j->Seed, j->Site, Index(j, i), j->Rate) * j->Input[i];
     }
 }

@@ -299,7 +299,7 @@ namespace Demo
             // (B·16, 16) -> (B·17, 16)   x = [cls; embedded] + pos
             global::ViTCompiler.Infrastructure.TokenOps.AssembleTokens(embedded, w + Offsets.ClsToken, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);
 
-            for (int layer = 0; layer < Layers; layer++)
+            for (int layer = 0; layer < Layers - 1; layer++)
             {
                 float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
                 float* panels = packed + _packedBlocks + layer * _packedBlockStride;
@@ -348,9 +348,64 @@ namespace Demo
                 Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
             }
 
-            // (B·17, 16) -> (B, 16)   pooled = norm(x[:, 0]): only the [class] rows are normalised
-            global::ViTCompiler.Infrastructure.TokenOps.GatherRows(x, (long)Tokens * Hidden, a, batch, Hidden);
-            global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, a, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon);
+            // The last block: the head reads only the [class] row of its output.
+            float* classRows = embedded;                                 // (B, 16) x[:, 0] through the last block; the embeddings are consumed
+            {
+                const int layer = Layers - 1;
+                float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+                float* panels = packed + _packedBlocks + layer * _packedBlockStride;
+
+                // (B·17, 16) -> (B·17, 16)   ln1 = LayerNorm(x)
+                global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, a, rows, Hidden, Epsilon);
+
+                // (B·17, 16) -> (B·17, 48)   qkv = ln1 · Wqkvᵀ + bqkv: every token's keys and values are read
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, a, Hidden, qkv, 3 * Hidden);
+                gemm.BPacked = panels + _packedQkv;
+                gemm.Bias = block + BlockOffsets.QkvBias;
+                Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+                if (attention != null)
+                {
+                    // every query's probabilities for the caller (the output below does not depend on this)
+                    var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
+                    {
+                        Qkv = qkv, Output = a, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,
+                        ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
+                        Capture = attention + (long)layer * Heads * Tokens * Tokens, CaptureImageStride = (long)Layers * Heads * Tokens * Tokens,
+                    };
+                    global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
+                }
+                // (B·17, 48) -> (B, 16)   attended = softmax(q₀ · kᵀ / √8) · v for each of the 2 heads, [class] query only
+                global::ViTCompiler.Infrastructure.ClassAttention.Forward(pool, threads, qkv, a, scratch, (nint)perWorker, batch, Tokens, Hidden, Heads, HeadDim);
+
+                // (B·17, 16) -> (B, 16)   classRows = x[:, 0]; classRows += attended · Wprojᵀ + bproj
+                global::ViTCompiler.Infrastructure.TokenOps.GatherRows(x, (long)Tokens * Hidden, classRows, batch, Hidden);
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, Hidden, BlockK.Proj, a, Hidden, classRows, Hidden);
+                gemm.BPacked = panels + _packedProj;
+                gemm.Bias = block + BlockOffsets.ProjBias;
+                gemm.Accumulate = true;
+                Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+                // (B, 16) -> (B, 16)   ln2 = LayerNorm(classRows)
+                global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, classRows, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, a, batch, Hidden, Epsilon);
+
+                // (B, 16) -> (B, 32)   hidden = GELU(ln2 · Wfc1ᵀ + bfc1)
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, MlpWidth, Hidden, BlockK.Fc1, a, Hidden, hidden, MlpWidth);
+                gemm.BPacked = panels + _packedFc1;
+                gemm.Bias = block + BlockOffsets.Fc1Bias;
+                gemm.Epilogue = global::ViTCompiler.Infrastructure.GemmEpilogue.Gelu;
+                Gemm.Run<TFc1>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+                // (B, 32) -> (B, 16)   classRows += hidden · Wfc2ᵀ + bfc2
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, MlpWidth, BlockK.Fc2, hidden, MlpWidth, classRows, Hidden);
+                gemm.BPacked = panels + _packedFc2;
+                gemm.Bias = block + BlockOffsets.Fc2Bias;
+                gemm.Accumulate = true;
+                Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
+            }
+
+            // (B, 16) -> (B, 16)   pooled = norm(x[:, 0])
+            global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, classRows, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon);
 
             // (B, 16) -> (B, C)   logits = pooled · Wheadᵀ + bhead
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
@@ -507,7 +562,7 @@ namespace Demo
             global::ViTCompiler.Infrastructure.TokenOps.AssembleTokens(embedded, w + Offsets.ClsToken, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);
             global::ViTCompiler.Infrastructure.Dropout.Apply(pool, threads, x, (long)rows * Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.Embeddings, drop);
 
-            for (int layer = 0; layer < Layers; layer++)
+            for (int layer = 0; layer < Layers - 1; layer++)
             {
                 var saved = new Saved(layers + layer * layerFloats, batch);
                 float* output = layer + 1 < Layers ? new Saved(layers + (layer + 1) * layerFloats, batch).Input : final;
@@ -560,9 +615,55 @@ namespace Demo
                     global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path);
             }
 
-            // (B·17, 16) -> (B, 16)   pooled = norm(x[:, 0]): only the [class] rows are normalised, statistics kept
-            global::ViTCompiler.Infrastructure.TokenOps.GatherRows(final, (long)Tokens * Hidden, normIn, batch, Hidden);
-            global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, normIn, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon, normMean, normRstd);
+            // The last block: the head reads only the [class] row of its output.
+            float* classRows = normIn;                                   // (B, 16) the last block's [class] rows, then the final LayerNorm's input
+            {
+                const int layer = Layers - 1;
+                var saved = new Saved(layers + layer * layerFloats, batch);
+                float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+                float* panels = packed + _packedBlocks + layer * _packedBlockStride;
+
+                // (B·17, 16) -> (B·17, 16)   ln1 = LayerNorm(x), statistics kept
+                global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, saved.Input, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, saved.Ln1, rows, Hidden, Epsilon, saved.Mean1, saved.Rstd1);
+
+                // (B·17, 16) -> (B·17, 48)   qkv = ln1 · Wqkvᵀ + bqkv: every token's keys and values are read
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, saved.Ln1, Hidden, saved.Qkv, 3 * Hidden);
+                gemm.BPacked = panels + _packedQkv;
+                gemm.Bias = block + BlockOffsets.QkvBias;
+                Gemm.Run<TQkv>(ref gemm, pool, threads, scratch, (nint)perWorker);
+
+                // (B·17, 48) -> (B, 16)   attended = softmax(q₀ · kᵀ / √8) · v for each of the 2 heads, [class] query only, probabilities (B, H, N) kept
+                global::ViTCompiler.Infrastructure.ClassAttention.Forward(pool, threads, saved.Qkv, saved.Attended, scratch, (nint)perWorker, batch, Tokens, Hidden, Heads, HeadDim, saved.Probabilities);
+
+                // (B·17, 16) -> (B, 16)   middle = x[:, 0] + droppath(dropout(attended · Wprojᵀ + bproj))
+                global::ViTCompiler.Infrastructure.TokenOps.GatherRows(saved.Input, (long)Tokens * Hidden, embedded, batch, Hidden);
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, Hidden, BlockK.Proj, saved.Attended, Hidden, branch, Hidden);
+                gemm.BPacked = panels + _packedProj;
+                gemm.Bias = block + BlockOffsets.ProjBias;
+                Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, embedded, branch, saved.Middle, batch, Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionPath(layer), path, indexImageStride: (long)Tokens * Hidden);
+
+                // (B, 16) -> (B, 16)   ln2 = LayerNorm(middle), statistics kept
+                global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, saved.Ln2, batch, Hidden, Epsilon, saved.Mean2, saved.Rstd2);
+
+                // (B, 16) -> (B, 32)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
+                gemm.BPacked = panels + _packedFc1;
+                gemm.Bias = block + BlockOffsets.Fc1Bias;
+                gemm.Epilogue = global::ViTCompiler.Infrastructure.GemmEpilogue.GeluTo; gemm.EpilogueOut = saved.Gelu; gemm.EpilogueLd = MlpWidth;
+                Gemm.Run<TFc1>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Infrastructure.Dropout.ApplyGathered(pool, threads, saved.Gelu, batch, MlpWidth, (long)Tokens * MlpWidth, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpHidden(layer), drop);
+
+                // (B, 32) -> (B, 16)   classRows = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, MlpWidth, BlockK.Fc2, saved.Gelu, MlpWidth, branch, Hidden);
+                gemm.BPacked = panels + _packedFc2;
+                gemm.Bias = block + BlockOffsets.Fc2Bias;
+                Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, classRows, batch, Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path, indexImageStride: (long)Tokens * Hidden);
+            }
+
+            // (B, 16) -> (B, 16)   pooled = norm(x[:, 0]), statistics kept
+            global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, classRows, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon, normMean, normRstd);
 
             // (B, 16) -> (B, C)   logits = pooled · Wheadᵀ + bhead
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Classes, Hidden, BlockK.Head, pooled, Hidden, logits, Classes);
@@ -584,13 +685,74 @@ namespace Demo
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, Classes, BlockK.HeadInput, dlogits, Classes, dpooled, Hidden);
             gemm.B = w + Offsets.HeadWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
             Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            // pooled = norm(final[:, 0])   -> dx is zero except on the [class] rows
+            // pooled = norm(classRows)   -> d classRows (B, D) in normOut
             global::ViTCompiler.Infrastructure.LayerNorm.ParameterGradients(pool, threads, dpooled, normIn, normMean, normRstd, g + Offsets.NormWeight, g + Offsets.NormBias, batch, Hidden);
             global::ViTCompiler.Infrastructure.LayerNorm.Backward(pool, threads, dpooled, normIn, normMean, normRstd, w + Offsets.NormWeight, normOut, batch, Hidden, accumulate: false);
-            new global::System.Span<float>(dx, rows * Hidden).Clear();
-            global::ViTCompiler.Infrastructure.TokenOps.ScatterRows(normOut, dx, (long)Tokens * Hidden, batch, Hidden);
+            // The last block, [class] rows only (forward in WriteClassRowsLastBlock's order, reversed)
+            {
+                const int layer = Layers - 1;
+                var saved = new Saved(layers + layer * layerFloats, batch);
+                float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+                float* grad = g + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
+                float* dclass = normOut;                                   // (B, 16) d loss / d classRows, then d middle
 
-            for (int layer = Layers - 1; layer >= 0; layer--)
+                // classRows = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))
+                global::ViTCompiler.Infrastructure.Dropout.ResidualBackward(pool, threads, dclass, branch, batch, Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path, indexImageStride: (long)Tokens * Hidden);
+                // dWfc2 += dbranchᵀ · gelu          (16, B) · (B, 32) -> (16, 32)
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(Hidden, MlpWidth, batch, BlockK.Fc2Weight, branch, 1, grad + BlockOffsets.Fc2Weight, MlpWidth);
+                gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
+                Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, branch, batch, Hidden, grad + BlockOffsets.Fc2Bias);
+                // dgelu = dbranch · Wfc2               (B, 16) · (16, 32) -> (B, 32)
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, MlpWidth, Hidden, BlockK.Fc2Input, branch, Hidden, dwide, MlpWidth);
+                gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
+                Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                // gelu = dropout(GELU(fc1))          -> dfc1 = dgelu ⊙ mask · GELU′(fc1)
+                global::ViTCompiler.Infrastructure.Dropout.ApplyGathered(pool, threads, dwide, batch, MlpWidth, (long)Tokens * MlpWidth, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpHidden(layer), drop);
+                global::ViTCompiler.Infrastructure.Activations.GeluBackward(pool, threads, saved.Fc1, dwide, dwide, (long)batch * MlpWidth);
+                // dWfc1 += dfc1ᵀ · ln2               (32, B) · (B, 16) -> (32, 16)
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(MlpWidth, Hidden, batch, BlockK.Fc1Weight, dwide, 1, grad + BlockOffsets.Fc1Weight, Hidden);
+                gemm.AColStride = MlpWidth; gemm.B = saved.Ln2; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, dwide, batch, MlpWidth, grad + BlockOffsets.Fc1Bias);
+                // dln2 = dfc1 · Wfc1                   (B, 32) · (32, 16) -> (B, 16)
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, MlpWidth, BlockK.Fc1Input, dwide, MlpWidth, da, Hidden);
+                gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                // ln2 = LayerNorm(middle)            -> dmiddle = dclass + LayerNorm′ · dln2
+                global::ViTCompiler.Infrastructure.LayerNorm.ParameterGradients(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, grad + BlockOffsets.Norm2Weight, grad + BlockOffsets.Norm2Bias, batch, Hidden);
+                global::ViTCompiler.Infrastructure.LayerNorm.Backward(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, block + BlockOffsets.Norm2Weight, dclass, batch, Hidden, accumulate: true);
+
+                // middle = x[:, 0] + droppath(dropout(attended · Wprojᵀ + bproj))
+                global::ViTCompiler.Infrastructure.Dropout.ResidualBackward(pool, threads, dclass, branch, batch, Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionPath(layer), path, indexImageStride: (long)Tokens * Hidden);
+                // dWproj += dbranchᵀ · attended      (16, B) · (B, 16) -> (16, 16)
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(Hidden, Hidden, batch, BlockK.ProjWeight, branch, 1, grad + BlockOffsets.ProjWeight, Hidden);
+                gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, branch, batch, Hidden, grad + BlockOffsets.ProjBias);
+                // dattended = dbranch · Wproj          (B, 16) · (16, 16) -> (B, 16)
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, Hidden, BlockK.ProjInput, branch, Hidden, da, Hidden);
+                gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                // attended = softmax(q₀ · kᵀ / √hd) · v -> dqkv (B·17, 48): the [class] query, every key and value
+                global::ViTCompiler.Infrastructure.ClassAttention.Backward(pool, threads, saved.Qkv, saved.Probabilities, da, dwide, scratch, (nint)perWorker, batch, Tokens, Hidden, Heads, HeadDim);
+                // dWqkv += dqkvᵀ · ln1               (48, B·17) · (B·17, 16) -> (48, 16)
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(3 * Hidden, Hidden, rows, BlockK.QkvWeight, dwide, 1, grad + BlockOffsets.QkvWeight, Hidden);
+                gemm.AColStride = 3 * Hidden; gemm.B = saved.Ln1; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                global::ViTCompiler.Infrastructure.TokenOps.ColumnSums(pool, threads, dwide, rows, 3 * Hidden, grad + BlockOffsets.QkvBias);
+                // dln1 = dqkv · Wqkv                   (B·17, 48) · (48, 16) -> (B·17, 16)
+                gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, 3 * Hidden, BlockK.QkvInput, dwide, 3 * Hidden, da, Hidden);
+                gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
+                Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
+                // x = the residual: dx is dmiddle on the [class] rows, zero elsewhere; ln1 = LayerNorm(x) -> dx += LayerNorm′ · dln1
+                new global::System.Span<float>(dx, rows * Hidden).Clear();
+                global::ViTCompiler.Infrastructure.TokenOps.ScatterRows(dclass, dx, (long)Tokens * Hidden, batch, Hidden);
+                global::ViTCompiler.Infrastructure.LayerNorm.ParameterGradients(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, grad + BlockOffsets.Norm1Weight, grad + BlockOffsets.Norm1Bias, rows, Hidden);
+                global::ViTCompiler.Infrastructure.LayerNorm.Backward(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, block + BlockOffsets.Norm1Weight, dx, rows, Hidden, accumulate: true);
+            }
+
+            for (int layer = Layers - 2; layer >= 0; layer--)
             {
                 var saved = new Saved(layers + layer * layerFloats, batch);
                 float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;

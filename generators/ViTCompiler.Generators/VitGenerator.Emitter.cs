@@ -347,30 +347,11 @@ namespace ViTCompiler.Generators
                 bool cls = !s.MeanPooling;
                 string rows = $"(B·{n}, {d})";
                 string T(string trainingName, string inferenceName) => training ? trainingName : inferenceName;
-                string input = T("saved.Input", "x"), ln1 = T("saved.Ln1", "a"), qkv = T("saved.Qkv", "qkv"), attended = T("saved.Attended", "a");
-                string middle = T("saved.Middle", "x"), ln2 = T("saved.Ln2", "a"), fc1 = T("saved.Fc1", "hidden"), gelu = T("saved.Gelu", "hidden");
                 string kept = T(", statistics kept", "");
                 string dropout(string what) => training ? $"dropout({what})" : what;
-                string residual(string what) => training ? $"droppath(dropout({what}))" : what;
 
                 void Gemm(string product, string m_, string n_, string k_, string a, string lda, string c, string ldc, string packed, string? bias, params string[] extra) =>
                     WriteGemm(w, product, m_, n_, k_, a, lda, c, ldc, packed, bias, extra);
-
-                // A residual branch: at inference the product accumulates into x itself; in training it goes to `branch`,
-                // then dropout and stochastic depth decide what is added to the stream.
-                void Residual(string product, string k, string a, string packed, string bias, string from, string to, string site)
-                {
-                    if (training)
-                    {
-                        Gemm(product, "rows", "Hidden", k, a, k, "branch", "Hidden", packed, bias);
-                        w.Line($"{K}.Dropout.ResidualAdd(pool, threads, {from}, branch, {to}, batch, Tokens * Hidden, seed,");
-                        w.Line($"    {K}.Dropout.Sites.{site}Output(layer), drop, {K}.Dropout.Sites.{site}Path(layer), path);");
-                    }
-                    else
-                    {
-                        Gemm(product, "rows", "Hidden", k, a, k, "x", "Hidden", packed, bias, "gemm.Accumulate = true;");
-                    }
-                }
 
                 if (p.HasStem) WriteStemForward(w, spec, training);
                 else
@@ -387,12 +368,8 @@ namespace ViTCompiler.Generators
                 w.Line($"{K}.TokenOps.AssembleTokens(embedded, {(cls ? "w + Offsets.ClsToken" : "null")}, w + Offsets.PosEmbed, x, batch, Tokens, Hidden);");
                 if (training) w.Line($"{K}.Dropout.Apply(pool, threads, x, (long)rows * Hidden, seed, {K}.Dropout.Sites.Embeddings, drop);");
                 w.Line();
-                // A [class]-pooled head reads one row of the last block's output, so that block is written separately
-                // below: keys and values for every token, the rest for the [class] rows only.
-                bool classRowsLast = cls;
-                w.Line(classRowsLast ? "for (int layer = 0; layer < Layers - 1; layer++)" : "for (int layer = 0; layer < Layers; layer++)");
-                w.Line("{");
-                using (w.Indented())
+                // With [class] pooling the last block is written apart (the head reads one row of it).
+                using (w.Block(cls ? "for (int layer = 0; layer < Layers - 1; layer++)" : "for (int layer = 0; layer < Layers; layer++)"))
                 {
                     if (training)
                     {
@@ -402,58 +379,25 @@ namespace ViTCompiler.Generators
                     w.Line("float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;");
                     w.Line("float* panels = packed + _packedBlocks + layer * _packedBlockStride;");
                     w.Line();
-                    w.Line($"// {rows} -> {rows}   ln1 = LayerNorm(x){kept}");
-                    w.Line($"{K}.LayerNorm.Forward(pool, threads, {input}, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, {ln1}, rows, Hidden, Epsilon{T(", saved.Mean1, saved.Rstd1", "")});");
-                    w.Line();
-                    w.Line($"// {rows} -> (B·{n}, {3 * d})   qkv = ln1 · Wqkvᵀ{(s.QkvBias ? " + bqkv" : "")}");
-                    Gemm("Qkv", "rows", "3 * Hidden", "Hidden", ln1, "Hidden", qkv, "3 * Hidden", "panels + _packedQkv", s.QkvBias ? "block + BlockOffsets.QkvBias" : null);
-                    w.Line();
-                    w.Line($"// (B·{n}, {3 * d}) -> {rows}   attended = softmax(q · kᵀ / √{p.HeadDim}) · v for each of the {s.Heads} heads, scores kept in cache{T(", probabilities kept", "")}");
-                    w.Line($"var attend = new {K}.AttentionProblem");
-                    w.Line("{");
-                    w.Line($"    Qkv = {qkv}, Output = {attended}, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,");
-                    w.Line("    ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,");
-                    if (training)
-                    {
-                        w.Line("    Probabilities = saved.Probabilities,");
-                    }
-                    else
-                    {
-                        w.Line("    Capture = attention == null ? null : attention + (long)layer * Heads * Tokens * Tokens,");
-                        w.Line("    CaptureImageStride = (long)Layers * Heads * Tokens * Tokens,");
-                    }
-                    w.Line("};");
-                    w.Line($"{K}.Attention<TScores, TValues>.Forward(ref attend, pool, threads);");
-                    w.Line();
-                    w.Line($"// {rows} -> {rows}   {T("middle = x + ", "x += ")}{residual("attended · Wprojᵀ + bproj")}");
-                    Residual("Proj", "Hidden", attended, "panels + _packedProj", "block + BlockOffsets.ProjBias", "saved.Input", "saved.Middle", "Attention");
-                    w.Line();
-                    w.Line($"// {rows} -> {rows}   ln2 = LayerNorm({T("middle", "x")}){kept}");
-                    w.Line($"{K}.LayerNorm.Forward(pool, threads, {middle}, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, {ln2}, rows, Hidden, Epsilon{T(", saved.Mean2, saved.Rstd2", "")});");
-                    w.Line();
-                    if (training)
-                    {
-                        w.Line($"// {rows} -> (B·{n}, {m})   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept; GELU applied to each tile while it is in cache");
-                        Gemm("Fc1", "rows", "MlpWidth", "Hidden", ln2, "Hidden", fc1, "MlpWidth", "panels + _packedFc1", "block + BlockOffsets.Fc1Bias",
-                            $"gemm.Epilogue = {K}.GemmEpilogue.GeluTo; gemm.EpilogueOut = {gelu}; gemm.EpilogueLd = MlpWidth;");
-                        w.Line($"{K}.Dropout.Apply(pool, threads, {gelu}, (long)rows * MlpWidth, seed, {K}.Dropout.Sites.MlpHidden(layer), drop);");
-                    }
-                    else
-                    {
-                        w.Line($"// {rows} -> (B·{n}, {m})   hidden = GELU(ln2 · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache");
-                        Gemm("Fc1", "rows", "MlpWidth", "Hidden", ln2, "Hidden", gelu, "MlpWidth", "panels + _packedFc1", "block + BlockOffsets.Fc1Bias",
-                            $"gemm.Epilogue = {K}.GemmEpilogue.Gelu;");
-                    }
-                    w.Line();
-                    w.Line($"// (B·{n}, {m}) -> {rows}   {T("output = middle + ", "x += ")}{residual($"{T("gelu", "hidden")} · Wfc2ᵀ + bfc2")}");
-                    Residual("Fc2", "MlpWidth", gelu, "panels + _packedFc2", "block + BlockOffsets.Fc2Bias", "saved.Middle", "output", "Mlp");
+                    WriteBlockForward(w, spec, training, classRows: false);
                 }
-                w.Line("}");
                 w.Line();
                 string final = T("final", "x");
                 if (cls)
                 {
-                    WriteClassRowsLastBlock(w, spec, training);
+                    w.Line("// The last block: the head reads only the [class] row of its output.");
+                    using (w.Block(training
+                        ? Commented("float* classRows = normIn;", $"(B, {d}) the last block's [class] rows, then the final LayerNorm's input")
+                        : Commented("float* classRows = embedded;", $"(B, {d}) x[:, 0] through the last block; the embeddings are consumed")))
+                    {
+                        w.Line("const int layer = Layers - 1;");
+                        if (training) w.Line("var saved = new Saved(layers + layer * layerFloats, batch);");
+                        w.Line("float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;");
+                        w.Line("float* panels = packed + _packedBlocks + layer * _packedBlockStride;");
+                        w.Line();
+                        WriteBlockForward(w, spec, training, classRows: true);
+                    }
+                    w.Line();
                     w.Line($"// (B, {d}) -> (B, {d})   pooled = norm(x[:, 0]){kept}");
                     w.Line($"{K}.LayerNorm.Forward(pool, threads, classRows, w + Offsets.NormWeight, w + Offsets.NormBias, pooled, batch, Hidden, Epsilon{T(", normMean, normRstd", "")});");
                 }
@@ -467,187 +411,6 @@ namespace ViTCompiler.Generators
                 w.Line();
                 w.Line($"// (B, {d}) -> (B, C)   {Formula(p, "Head")}");
                 Gemm("Head", "batch", "Classes", "Hidden", "pooled", "Hidden", "logits", "Classes", "packed + _packedHead", "w + HeadBiasOffset");
-            }
-
-            /// <summary>
-            /// The last block with [class] pooling: LayerNorm, qkv and so the keys and values for all B·N rows, then
-            /// attention for the [class] query only, and projection, LayerNorm and MLP on B rows instead of B·N (for ViT-B/16
-            /// about 7 % of the forward's work saved; for a two-block model a third of the encoder's). The B class rows
-            /// (<c>classRows</c>) live in <c>embedded</c> at inference, free by then; in training in <c>normIn</c>, the
-            /// final LayerNorm's input, with the last layer's Saved holding its B-row activations at the start of each
-            /// region. Attention maps, when asked for at inference, are still computed for every query, only to be copied out.
-            /// </summary>
-            private static void WriteClassRowsLastBlock(SourceWriter w, VitSpec spec, bool training)
-            {
-                VitShape s = spec.Shape;
-                VitPlan p = spec.Plan;
-                string K = Kernels;
-                int d = s.Hidden, n = p.Tokens, m = p.MlpWidth;
-                string rows = $"(B·{n}, {d})", one = $"(B, {d})";
-                string T(string trainingName, string inferenceName) => training ? trainingName : inferenceName;
-                string input = T("saved.Input", "x"), ln1 = T("saved.Ln1", "a"), qkv = T("saved.Qkv", "qkv"), attended = T("saved.Attended", "a");
-                string ln2 = T("saved.Ln2", "a"), gelu = T("saved.Gelu", "hidden");
-                void Gemm(string product, string m_, string n_, string k_, string a, string lda, string c, string ldc, string packed, string? bias, params string[] extra) =>
-                    WriteGemm(w, product, m_, n_, k_, a, lda, c, ldc, packed, bias, extra);
-
-                w.Line("// The last block: the head reads only the [class] row of its output.");
-                w.Line(training
-                    ? Commented("float* classRows = normIn;", $"(B, {d}) the last block's [class] rows, then the final LayerNorm's input")
-                    : Commented("float* classRows = embedded;", $"(B, {d}) x[:, 0] through the last block; the embeddings are consumed"));
-                w.Line("{");
-                using (w.Indented())
-                {
-                    w.Line("const int layer = Layers - 1;");
-                    if (training) w.Line("var saved = new Saved(layers + layer * layerFloats, batch);");
-                    w.Line("float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;");
-                    w.Line("float* panels = packed + _packedBlocks + layer * _packedBlockStride;");
-                    w.Line();
-                    w.Line($"// {rows} -> {rows}   ln1 = LayerNorm(x){T(", statistics kept", "")}");
-                    w.Line($"{K}.LayerNorm.Forward(pool, threads, {input}, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, {ln1}, rows, Hidden, Epsilon{T(", saved.Mean1, saved.Rstd1", "")});");
-                    w.Line();
-                    w.Line($"// {rows} -> (B·{n}, {3 * d})   qkv = ln1 · Wqkvᵀ{(s.QkvBias ? " + bqkv" : "")}: every token's keys and values are read");
-                    Gemm("Qkv", "rows", "3 * Hidden", "Hidden", ln1, "Hidden", qkv, "3 * Hidden", "panels + _packedQkv", s.QkvBias ? "block + BlockOffsets.QkvBias" : null);
-                    w.Line();
-                    if (!training)
-                    {
-                        w.Line("if (attention != null)");
-                        w.Line("{");
-                        w.Line("    // every query's probabilities for the caller (the output below does not depend on this)");
-                        w.Line($"    var attend = new {K}.AttentionProblem");
-                        w.Line("    {");
-                        w.Line("        Qkv = qkv, Output = a, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,");
-                        w.Line("        ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,");
-                        w.Line("        Capture = attention + (long)layer * Heads * Tokens * Tokens, CaptureImageStride = (long)Layers * Heads * Tokens * Tokens,");
-                        w.Line("    };");
-                        w.Line($"    {K}.Attention<TScores, TValues>.Forward(ref attend, pool, threads);");
-                        w.Line("}");
-                    }
-                    w.Line($"// (B·{n}, {3 * d}) -> {one}   attended = softmax(q₀ · kᵀ / √{p.HeadDim}) · v for each of the {s.Heads} heads, [class] query only{T(", probabilities (B, H, N) kept", "")}");
-                    w.Line($"{K}.ClassAttention.Forward(pool, threads, {qkv}, {attended}, scratch, (nint)perWorker, batch, Tokens, Hidden, Heads, HeadDim{T(", saved.Probabilities", "")});");
-                    w.Line();
-                    if (training)
-                    {
-                        // Dropout masks are drawn at the indices these rows have in the full (B·N, ·) tensors, as in the loop above.
-                        string site(string name) => $"seed, {K}.Dropout.Sites.{name}Output(layer), drop, {K}.Dropout.Sites.{name}Path(layer), path, indexImageStride: (long)Tokens * Hidden";
-                        w.Line($"// {rows} -> {one}   middle = x[:, 0] + droppath(dropout(attended · Wprojᵀ + bproj))");
-                        w.Line($"{K}.TokenOps.GatherRows(saved.Input, (long)Tokens * Hidden, embedded, batch, Hidden);");
-                        Gemm("Proj", "batch", "Hidden", "Hidden", attended, "Hidden", "branch", "Hidden", "panels + _packedProj", "block + BlockOffsets.ProjBias");
-                        w.Line($"{K}.Dropout.ResidualAdd(pool, threads, embedded, branch, saved.Middle, batch, Hidden, {site("Attention")});");
-                        w.Line();
-                        w.Line($"// {one} -> {one}   ln2 = LayerNorm(middle), statistics kept");
-                        w.Line($"{K}.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, {ln2}, batch, Hidden, Epsilon, saved.Mean2, saved.Rstd2);");
-                        w.Line();
-                        w.Line($"// {one} -> (B, {m})   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept");
-                        Gemm("Fc1", "batch", "MlpWidth", "Hidden", ln2, "Hidden", "saved.Fc1", "MlpWidth", "panels + _packedFc1", "block + BlockOffsets.Fc1Bias",
-                            $"gemm.Epilogue = {K}.GemmEpilogue.GeluTo; gemm.EpilogueOut = {gelu}; gemm.EpilogueLd = MlpWidth;");
-                        w.Line($"{K}.Dropout.ApplyGathered(pool, threads, {gelu}, batch, MlpWidth, (long)Tokens * MlpWidth, seed, {K}.Dropout.Sites.MlpHidden(layer), drop);");
-                        w.Line();
-                        w.Line($"// (B, {m}) -> {one}   classRows = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))");
-                        Gemm("Fc2", "batch", "Hidden", "MlpWidth", gelu, "MlpWidth", "branch", "Hidden", "panels + _packedFc2", "block + BlockOffsets.Fc2Bias");
-                        w.Line($"{K}.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, classRows, batch, Hidden, {site("Mlp")});");
-                    }
-                    else
-                    {
-                        w.Line($"// {rows} -> {one}   classRows = x[:, 0]; classRows += attended · Wprojᵀ + bproj");
-                        w.Line($"{K}.TokenOps.GatherRows(x, (long)Tokens * Hidden, classRows, batch, Hidden);");
-                        Gemm("Proj", "batch", "Hidden", "Hidden", attended, "Hidden", "classRows", "Hidden", "panels + _packedProj", "block + BlockOffsets.ProjBias", "gemm.Accumulate = true;");
-                        w.Line();
-                        w.Line($"// {one} -> {one}   ln2 = LayerNorm(classRows)");
-                        w.Line($"{K}.LayerNorm.Forward(pool, threads, classRows, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, {ln2}, batch, Hidden, Epsilon);");
-                        w.Line();
-                        w.Line($"// {one} -> (B, {m})   hidden = GELU(ln2 · Wfc1ᵀ + bfc1)");
-                        Gemm("Fc1", "batch", "MlpWidth", "Hidden", ln2, "Hidden", gelu, "MlpWidth", "panels + _packedFc1", "block + BlockOffsets.Fc1Bias",
-                            $"gemm.Epilogue = {K}.GemmEpilogue.Gelu;");
-                        w.Line();
-                        w.Line($"// (B, {m}) -> {one}   classRows += hidden · Wfc2ᵀ + bfc2");
-                        Gemm("Fc2", "batch", "Hidden", "MlpWidth", gelu, "MlpWidth", "classRows", "Hidden", "panels + _packedFc2", "block + BlockOffsets.Fc2Bias", "gemm.Accumulate = true;");
-                    }
-                }
-                w.Line("}");
-                w.Line();
-            }
-
-            /// <summary>
-            /// Backward of <see cref="WriteClassRowsLastBlock"/> in training: from d classRows (B, D) in <c>normOut</c>, the
-            /// products of the MLP and the projection on B rows, the [class] query's attention backward, then qkv and ln1 on
-            /// all B·N rows; leaves d x for every row in <c>dx</c> for the loop over the other layers.
-            /// </summary>
-            private static void WriteClassRowsLastBlockBackward(SourceWriter w, VitSpec spec)
-            {
-                VitShape s = spec.Shape;
-                VitPlan p = spec.Plan;
-                string K = Kernels;
-                int d = s.Hidden, n = p.Tokens, m = p.MlpWidth;
-                string rows = $"(B·{n}, {d})", one = $"(B, {d})";
-                string site(string name) => $"seed, {K}.Dropout.Sites.{name}Output(layer), drop, {K}.Dropout.Sites.{name}Path(layer), path, indexImageStride: (long)Tokens * Hidden";
-                w.Lines($$"""
-                    // The last block, [class] rows only (forward in WriteClassRowsLastBlock's order, reversed)
-                    {
-                        const int layer = Layers - 1;
-                        var saved = new Saved(layers + layer * layerFloats, batch);
-                        float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
-                        float* grad = g + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
-                        float* dclass = normOut;                                   // {{one}} d loss / d classRows, then d middle
-
-                        // classRows = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))
-                        {{K}}.Dropout.ResidualBackward(pool, threads, dclass, branch, batch, Hidden, {{site("Mlp")}});
-                        // dWfc2 += dbranchᵀ · gelu          ({{d}}, B) · (B, {{m}}) -> ({{d}}, {{m}})
-                        gemm = {{K}}.GemmProblem.Create(Hidden, MlpWidth, batch, BlockK.Fc2Weight, branch, 1, grad + BlockOffsets.Fc2Weight, MlpWidth);
-                        gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
-                        Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        {{K}}.TokenOps.ColumnSums(pool, threads, branch, batch, Hidden, grad + BlockOffsets.Fc2Bias);
-                        // dgelu = dbranch · Wfc2               {{one}} · ({{d}}, {{m}}) -> (B, {{m}})
-                        gemm = {{K}}.GemmProblem.Create(batch, MlpWidth, Hidden, BlockK.Fc2Input, branch, Hidden, dwide, MlpWidth);
-                        gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
-                        Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        // gelu = dropout(GELU(fc1))          -> dfc1 = dgelu ⊙ mask · GELU′(fc1)
-                        {{K}}.Dropout.ApplyGathered(pool, threads, dwide, batch, MlpWidth, (long)Tokens * MlpWidth, seed, {{K}}.Dropout.Sites.MlpHidden(layer), drop);
-                        {{K}}.Activations.GeluBackward(pool, threads, saved.Fc1, dwide, dwide, (long)batch * MlpWidth);
-                        // dWfc1 += dfc1ᵀ · ln2               ({{m}}, B) · {{one}} -> ({{m}}, {{d}})
-                        gemm = {{K}}.GemmProblem.Create(MlpWidth, Hidden, batch, BlockK.Fc1Weight, dwide, 1, grad + BlockOffsets.Fc1Weight, Hidden);
-                        gemm.AColStride = MlpWidth; gemm.B = saved.Ln2; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        {{K}}.TokenOps.ColumnSums(pool, threads, dwide, batch, MlpWidth, grad + BlockOffsets.Fc1Bias);
-                        // dln2 = dfc1 · Wfc1                   (B, {{m}}) · ({{m}}, {{d}}) -> {{one}}
-                        gemm = {{K}}.GemmProblem.Create(batch, Hidden, MlpWidth, BlockK.Fc1Input, dwide, MlpWidth, da, Hidden);
-                        gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        // ln2 = LayerNorm(middle)            -> dmiddle = dclass + LayerNorm′ · dln2
-                        {{K}}.LayerNorm.ParameterGradients(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, grad + BlockOffsets.Norm2Weight, grad + BlockOffsets.Norm2Bias, batch, Hidden);
-                        {{K}}.LayerNorm.Backward(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, block + BlockOffsets.Norm2Weight, dclass, batch, Hidden, accumulate: true);
-
-                        // middle = x[:, 0] + droppath(dropout(attended · Wprojᵀ + bproj))
-                        {{K}}.Dropout.ResidualBackward(pool, threads, dclass, branch, batch, Hidden, {{site("Attention")}});
-                        // dWproj += dbranchᵀ · attended      ({{d}}, B) · {{one}} -> ({{d}}, {{d}})
-                        gemm = {{K}}.GemmProblem.Create(Hidden, Hidden, batch, BlockK.ProjWeight, branch, 1, grad + BlockOffsets.ProjWeight, Hidden);
-                        gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        {{K}}.TokenOps.ColumnSums(pool, threads, branch, batch, Hidden, grad + BlockOffsets.ProjBias);
-                        // dattended = dbranch · Wproj          {{one}} · ({{d}}, {{d}}) -> {{one}}
-                        gemm = {{K}}.GemmProblem.Create(batch, Hidden, Hidden, BlockK.ProjInput, branch, Hidden, da, Hidden);
-                        gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        // attended = softmax(q₀ · kᵀ / √hd) · v -> dqkv (B·{{n}}, {{3 * d}}): the [class] query, every key and value
-                        {{K}}.ClassAttention.Backward(pool, threads, saved.Qkv, saved.Probabilities, da, dwide, scratch, (nint)perWorker, batch, Tokens, Hidden, Heads, HeadDim);
-                        // dWqkv += dqkvᵀ · ln1               ({{3 * d}}, B·{{n}}) · {{rows}} -> ({{3 * d}}, {{d}})
-                        gemm = {{K}}.GemmProblem.Create(3 * Hidden, Hidden, rows, BlockK.QkvWeight, dwide, 1, grad + BlockOffsets.QkvWeight, Hidden);
-                        gemm.AColStride = 3 * Hidden; gemm.B = saved.Ln1; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                    """);
-                if (s.QkvBias) w.Line($"    {K}.TokenOps.ColumnSums(pool, threads, dwide, rows, 3 * Hidden, grad + BlockOffsets.QkvBias);");
-                w.Lines($$"""
-                        // dln1 = dqkv · Wqkv                   (B·{{n}}, {{3 * d}}) · ({{3 * d}}, {{d}}) -> {{rows}}
-                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, 3 * Hidden, BlockK.QkvInput, dwide, 3 * Hidden, da, Hidden);
-                        gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        // x = the residual: dx is dmiddle on the [class] rows, zero elsewhere; ln1 = LayerNorm(x) -> dx += LayerNorm′ · dln1
-                        new global::System.Span<float>(dx, rows * Hidden).Clear();
-                        {{K}}.TokenOps.ScatterRows(dclass, dx, (long)Tokens * Hidden, batch, Hidden);
-                        {{K}}.LayerNorm.ParameterGradients(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, grad + BlockOffsets.Norm1Weight, grad + BlockOffsets.Norm1Bias, rows, Hidden);
-                        {{K}}.LayerNorm.Backward(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, block + BlockOffsets.Norm1Weight, dx, rows, Hidden, accumulate: true);
-                    }
-
-                    """);
             }
 
             /// <summary>A forward product C (+)= A · packed Bᵀ (+ bias) on the model's pool, with extra settings of the problem.</summary>
@@ -745,9 +508,7 @@ namespace ViTCompiler.Generators
                         // pooled = norm(classRows)   -> d classRows (B, D) in normOut
                         {{K}}.LayerNorm.ParameterGradients(pool, threads, dpooled, normIn, normMean, normRstd, g + Offsets.NormWeight, g + Offsets.NormBias, batch, Hidden);
                         {{K}}.LayerNorm.Backward(pool, threads, dpooled, normIn, normMean, normRstd, w + Offsets.NormWeight, normOut, batch, Hidden, accumulate: false);
-
                         """);
-                if (cls) WriteClassRowsLastBlockBackward(w, spec);
                 else
                     w.Lines($$"""
                         // pooled = mean(norm(final))   -> d norm = dpooled / N on every row
@@ -755,76 +516,26 @@ namespace ViTCompiler.Generators
                         {{K}}.LayerNorm.ParameterGradients(pool, threads, normOut, final, normMean, normRstd, g + Offsets.NormWeight, g + Offsets.NormBias, rows, Hidden);
                         {{K}}.LayerNorm.Backward(pool, threads, normOut, final, normMean, normRstd, w + Offsets.NormWeight, dx, rows, Hidden, accumulate: false);
                         """);
-                w.Lines($$"""
-
-                    for (int layer = {{(cls ? "Layers - 2" : "Layers - 1")}}; layer >= 0; layer--)
+                w.Line();
+                if (cls)
+                {
+                    using (w.Block("// The last block, [class] rows only"))
                     {
-                        var saved = new Saved(layers + layer * layerFloats, batch);
-                        float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
-                        float* grad = g + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
-
-                        // output = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2)): the residual passes dx on; the branch gets
-                        {{K}}.Dropout.ResidualBackward(pool, threads, dx, branch, batch, Tokens * Hidden, seed,
-                            {{K}}.Dropout.Sites.MlpOutput(layer), drop, {{K}}.Dropout.Sites.MlpPath(layer), path);
-                        // dWfc2 += dbranchᵀ · gelu          ({{d}}, B·{{n}}) · (B·{{n}}, {{m}}) -> ({{d}}, {{m}})
-                        gemm = {{K}}.GemmProblem.Create(Hidden, MlpWidth, rows, BlockK.Fc2Weight, branch, 1, grad + BlockOffsets.Fc2Weight, MlpWidth);
-                        gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
-                        Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        {{K}}.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.Fc2Bias);
-                        // dgelu = dbranch · Wfc2               {{rows}} · ({{d}}, {{m}}) -> (B·{{n}}, {{m}})
-                        gemm = {{K}}.GemmProblem.Create(rows, MlpWidth, Hidden, BlockK.Fc2Input, branch, Hidden, dwide, MlpWidth);
-                        gemm.B = block + BlockOffsets.Fc2Weight; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
-                        Gemm.Run<TGradM>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        // gelu = dropout(GELU(fc1))          -> dfc1 = dgelu ⊙ mask · GELU′(fc1)
-                        {{K}}.Dropout.Apply(pool, threads, dwide, (long)rows * MlpWidth, seed, {{K}}.Dropout.Sites.MlpHidden(layer), drop);
-                        {{K}}.Activations.GeluBackward(pool, threads, saved.Fc1, dwide, dwide, (long)rows * MlpWidth);
-                        // dWfc1 += dfc1ᵀ · ln2               ({{m}}, B·{{n}}) · {{rows}} -> ({{m}}, {{d}})
-                        gemm = {{K}}.GemmProblem.Create(MlpWidth, Hidden, rows, BlockK.Fc1Weight, dwide, 1, grad + BlockOffsets.Fc1Weight, Hidden);
-                        gemm.AColStride = MlpWidth; gemm.B = saved.Ln2; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        {{K}}.TokenOps.ColumnSums(pool, threads, dwide, rows, MlpWidth, grad + BlockOffsets.Fc1Bias);
-                        // dln2 = dfc1 · Wfc1                   (B·{{n}}, {{m}}) · ({{m}}, {{d}}) -> {{rows}}
-                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, MlpWidth, BlockK.Fc1Input, dwide, MlpWidth, da, Hidden);
-                        gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        // ln2 = LayerNorm(middle)            -> dx += LayerNorm′ · dln2
-                        {{K}}.LayerNorm.ParameterGradients(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, grad + BlockOffsets.Norm2Weight, grad + BlockOffsets.Norm2Bias, rows, Hidden);
-                        {{K}}.LayerNorm.Backward(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, block + BlockOffsets.Norm2Weight, dx, rows, Hidden, accumulate: true);
-
-                        // middle = x + droppath(dropout(attended · Wprojᵀ + bproj))
-                        {{K}}.Dropout.ResidualBackward(pool, threads, dx, branch, batch, Tokens * Hidden, seed,
-                            {{K}}.Dropout.Sites.AttentionOutput(layer), drop, {{K}}.Dropout.Sites.AttentionPath(layer), path);
-                        // dWproj += dbranchᵀ · attended      ({{d}}, B·{{n}}) · {{rows}} -> ({{d}}, {{d}})
-                        gemm = {{K}}.GemmProblem.Create(Hidden, Hidden, rows, BlockK.ProjWeight, branch, 1, grad + BlockOffsets.ProjWeight, Hidden);
-                        gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        {{K}}.TokenOps.ColumnSums(pool, threads, branch, rows, Hidden, grad + BlockOffsets.ProjBias);
-                        // dattended = dbranch · Wproj          {{rows}} · ({{d}}, {{d}}) -> {{rows}}
-                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, Hidden, BlockK.ProjInput, branch, Hidden, da, Hidden);
-                        gemm.B = block + BlockOffsets.ProjWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        // attended = softmax(q · kᵀ / √hd) · v -> dqkv, per image and head
-                        var attend = new {{K}}.AttentionProblem
-                        {
-                            Qkv = saved.Qkv, Output = da, Probabilities = saved.Probabilities, Batch = batch, Tokens = Tokens, Hidden = Hidden,
-                            Heads = Heads, HeadDim = HeadDim, ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
-                        };
-                        {{K}}.Attention<TScores, TValues>.Backward(ref attend, dwide, pool, threads);
-                        // dWqkv += dqkvᵀ · ln1               ({{3 * d}}, B·{{n}}) · {{rows}} -> ({{3 * d}}, {{d}})
-                        gemm = {{K}}.GemmProblem.Create(3 * Hidden, Hidden, rows, BlockK.QkvWeight, dwide, 1, grad + BlockOffsets.QkvWeight, Hidden);
-                        gemm.AColStride = 3 * Hidden; gemm.B = saved.Ln1; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                    """);
-                if (s.QkvBias) w.Line($"    {K}.TokenOps.ColumnSums(pool, threads, dwide, rows, 3 * Hidden, grad + BlockOffsets.QkvBias);");
-                w.Lines($$"""
-                        // dln1 = dqkv · Wqkv                   (B·{{n}}, {{3 * d}}) · ({{3 * d}}, {{d}}) -> {{rows}}
-                        gemm = {{K}}.GemmProblem.Create(rows, Hidden, 3 * Hidden, BlockK.QkvInput, dwide, 3 * Hidden, da, Hidden);
-                        gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
-                        Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                        // ln1 = LayerNorm(x)                 -> dx += LayerNorm′ · dln1
-                        {{K}}.LayerNorm.ParameterGradients(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, grad + BlockOffsets.Norm1Weight, grad + BlockOffsets.Norm1Bias, rows, Hidden);
-                        {{K}}.LayerNorm.Backward(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, block + BlockOffsets.Norm1Weight, dx, rows, Hidden, accumulate: true);
+                        w.Line("const int layer = Layers - 1;");
+                        WriteBlockScope(w);
+                        w.Line(Commented("float* dclass = normOut;", $"(B, {d}) d loss / d classRows, then d middle"));
+                        w.Line();
+                        WriteBlockBackward(w, spec, classRows: true);
                     }
+                    w.Line();
+                }
+                using (w.Block(cls ? "for (int layer = Layers - 2; layer >= 0; layer--)" : "for (int layer = Layers - 1; layer >= 0; layer--)"))
+                {
+                    WriteBlockScope(w);
+                    w.Line();
+                    WriteBlockBackward(w, spec, classRows: false);
+                }
+                w.Lines($$"""
 
                     // x = dropout([{{(cls ? "cls; " : "")}}embedded] + pos)   -> dpos, {{(cls ? "dcls, " : "")}}dembedded
                     {{K}}.Dropout.Apply(pool, threads, dx, (long)rows * Hidden, seed, {{K}}.Dropout.Sites.Embeddings, drop);
@@ -839,6 +550,13 @@ namespace ViTCompiler.Generators
                 w.Line("return loss;");
                 body.Dispose();
                 w.Line("}");
+            }
+
+            private static void WriteBlockScope(SourceWriter w)
+            {
+                w.Line("var saved = new Saved(layers + layer * layerFloats, batch);");
+                w.Line("float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;");
+                w.Line("float* grad = g + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;");
             }
 
             private static string Formula(VitPlan plan, string product) => plan.Products.First(x => x.Name == product).Formula;

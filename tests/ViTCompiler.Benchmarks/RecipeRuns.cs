@@ -53,6 +53,16 @@ public partial class FashionHybridThin3M { }
     Layers = 2, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
 public partial class FashionHybridThin4 { }
 
+/// <summary>The wide stem onto a 7 × 7 map, 3 layers of width 64.</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 32, 64 }, StemStrides = new[] { 2, 2 }, StemGroups = 8, Patch = 1,
+    Layers = 3, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
+public partial class FashionHybridWide3 { }
+
+/// <summary>A wider stem (48, 96; strides 2, 2) onto a 7 × 7 map, 2 layers of width 96 (6 heads, MLP 192).</summary>
+[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 48, 96 }, StemStrides = new[] { 2, 2 }, StemGroups = 8, Patch = 1,
+    Layers = 2, Hidden = 96, Heads = 6, MlpDim = 192, Classes = 10)]
+public partial class FashionHybridWider2 { }
+
 /// <summary>hybrid6 with mean pooling instead of the [class] token.</summary>
 [VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 16, 32 }, StemStrides = new[] { 1, 2 }, StemGroups = 8, Patch = 2,
     Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10, Pooling = VitPooling.Mean)]
@@ -61,7 +71,8 @@ public partial class FashionHybridGap { }
 /// <summary>
 /// `recipe MODEL [key=value ...]`: one Fashion-MNIST training run on the full split from <see cref="StartingRecipe"/> with
 /// the given changes (lr, minlr, warmup, epochs, steps, batch, smoothing, crop, flip, wd, clip, droppath, seed, train=N to
-/// use the first N training images), printing one line: settings, test accuracy, seconds. The recipe search recorded in
+/// use the first N training images), printing one line: settings, test accuracy, seconds; the metrics log (each epoch's
+/// test accuracy) is written to recipe-MODEL.jsonl in the temporary folder. The recipe search recorded in
 /// docs/TRAINING.md.
 /// </summary>
 public static class RecipeRuns
@@ -106,7 +117,9 @@ public static class RecipeRuns
             };
             if (kv[0] == "train") trainImages = (int)f;
         }
-        options = options with { LogEverySteps = 1_000_000, CheckpointEveryEpoch = false };
+        // Per-epoch test accuracy and elapsed time go to a metrics log in the temporary folder.
+        string metrics = Path.Combine(Path.GetTempPath(), $"recipe-{name}.jsonl");
+        options = options with { LogEverySteps = 1_000_000, CheckpointEveryEpoch = false, MetricsPath = metrics };
         (LabeledImages train, LabeledImages test) = FashionMnist.Load(folder);
         if (trainImages > 0) train = train.Slice(0, trainImages);
         CompiledVit model = name switch
@@ -123,6 +136,8 @@ public static class RecipeRuns
             "thin3" => new FashionHybridThin3(seed: options.Seed),
             "thin3m" => new FashionHybridThin3M(seed: options.Seed),
             "thin4" => new FashionHybridThin4(seed: options.Seed),
+            "wide3" => new FashionHybridWide3(seed: options.Seed),
+            "wider2" => new FashionHybridWider2(seed: options.Seed),
             _ => throw new ArgumentException($"unknown model {name}"),
         };
         using var trainer = new Trainer(model, train, test, options);
@@ -130,7 +145,7 @@ public static class RecipeRuns
         TrainingResult result = trainer.Run(CancellationToken.None);
         EvaluationResult final = result.Test ?? trainer.Evaluate()!.Value;
         Console.WriteLine($"{name} {string.Join(' ', args[2..])}: test {final.Accuracy:P2} train-acc {result.TrainAccuracy:P1} " +
-            $"steps {result.Step} {clock.Elapsed.TotalSeconds:F0} s {result.ImagesPerSecond:F0} img/s");
+            $"steps {result.Step} {clock.Elapsed.TotalSeconds:F0} s {result.ImagesPerSecond:F0} img/s (per epoch: {metrics})");
         return 0;
     }
 }

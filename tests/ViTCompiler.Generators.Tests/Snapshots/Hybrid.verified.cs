@@ -358,7 +358,7 @@ namespace Demo
                 // (B·17, 16) -> (B·17, 16)   ln1 = LayerNorm(x)
                 global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, x, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, a, rows, Hidden, Epsilon);
 
-                // (B·17, 16) -> (B·17, 48)   qkv = ln1 · Wqkvᵀ + bqkv: every token's keys and values are read
+                // (B·17, 16) -> (B·17, 48)   qkv = ln1 · Wqkvᵀ + bqkv: every token's key and value is read
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, a, Hidden, qkv, 3 * Hidden);
                 gemm.BPacked = panels + _packedQkv;
                 gemm.Bias = block + BlockOffsets.QkvBias;
@@ -366,20 +366,23 @@ namespace Demo
 
                 if (attention != null)
                 {
-                    // every query's probabilities for the caller (the output below does not depend on this)
+                    // every query's probabilities, for the caller only: the output below does not depend on them
                     var attend = new global::ViTCompiler.Infrastructure.AttentionProblem
                     {
                         Qkv = qkv, Output = a, Batch = batch, Tokens = Tokens, Hidden = Hidden, Heads = Heads, HeadDim = HeadDim,
                         ScoresBlockK = BlockK.Scores, ValuesBlockK = BlockK.Values, Scratch = scratch, ScratchPerWorker = (nint)perWorker,
-                        Capture = attention + (long)layer * Heads * Tokens * Tokens, CaptureImageStride = (long)Layers * Heads * Tokens * Tokens,
+                        Capture = attention + (long)layer * Heads * Tokens * Tokens,
+                        CaptureImageStride = (long)Layers * Heads * Tokens * Tokens,
                     };
                     global::ViTCompiler.Infrastructure.Attention<TScores, TValues>.Forward(ref attend, pool, threads);
                 }
                 // (B·17, 48) -> (B, 16)   attended = softmax(q₀ · kᵀ / √8) · v for each of the 2 heads, [class] query only
                 global::ViTCompiler.Infrastructure.ClassAttention.Forward(pool, threads, qkv, a, scratch, (nint)perWorker, batch, Tokens, Hidden, Heads, HeadDim);
 
-                // (B·17, 16) -> (B, 16)   classRows = x[:, 0]; classRows += attended · Wprojᵀ + bproj
+                // (B·17, 16) -> (B, 16)   x[:, 0], the [class] rows
                 global::ViTCompiler.Infrastructure.TokenOps.GatherRows(x, (long)Tokens * Hidden, classRows, batch, Hidden);
+
+                // (B·17, 16) -> (B, 16)   classRows += attended · Wprojᵀ + bproj
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, Hidden, BlockK.Proj, a, Hidden, classRows, Hidden);
                 gemm.BPacked = panels + _packedProj;
                 gemm.Bias = block + BlockOffsets.ProjBias;
@@ -389,7 +392,7 @@ namespace Demo
                 // (B, 16) -> (B, 16)   ln2 = LayerNorm(classRows)
                 global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, classRows, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, a, batch, Hidden, Epsilon);
 
-                // (B, 16) -> (B, 32)   hidden = GELU(ln2 · Wfc1ᵀ + bfc1)
+                // (B, 16) -> (B, 32)   hidden = GELU(ln2 · Wfc1ᵀ + bfc1), GELU applied to each tile while it is in cache
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, MlpWidth, Hidden, BlockK.Fc1, a, Hidden, hidden, MlpWidth);
                 gemm.BPacked = panels + _packedFc1;
                 gemm.Bias = block + BlockOffsets.Fc1Bias;
@@ -626,7 +629,7 @@ namespace Demo
                 // (B·17, 16) -> (B·17, 16)   ln1 = LayerNorm(x), statistics kept
                 global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, saved.Input, block + BlockOffsets.Norm1Weight, block + BlockOffsets.Norm1Bias, saved.Ln1, rows, Hidden, Epsilon, saved.Mean1, saved.Rstd1);
 
-                // (B·17, 16) -> (B·17, 48)   qkv = ln1 · Wqkvᵀ + bqkv: every token's keys and values are read
+                // (B·17, 16) -> (B·17, 48)   qkv = ln1 · Wqkvᵀ + bqkv: every token's key and value is read
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, 3 * Hidden, Hidden, BlockK.Qkv, saved.Ln1, Hidden, saved.Qkv, 3 * Hidden);
                 gemm.BPacked = panels + _packedQkv;
                 gemm.Bias = block + BlockOffsets.QkvBias;
@@ -635,18 +638,21 @@ namespace Demo
                 // (B·17, 48) -> (B, 16)   attended = softmax(q₀ · kᵀ / √8) · v for each of the 2 heads, [class] query only, probabilities (B, H, N) kept
                 global::ViTCompiler.Infrastructure.ClassAttention.Forward(pool, threads, saved.Qkv, saved.Attended, scratch, (nint)perWorker, batch, Tokens, Hidden, Heads, HeadDim, saved.Probabilities);
 
-                // (B·17, 16) -> (B, 16)   middle = x[:, 0] + droppath(dropout(attended · Wprojᵀ + bproj))
+                // (B·17, 16) -> (B, 16)   x[:, 0], the [class] rows
                 global::ViTCompiler.Infrastructure.TokenOps.GatherRows(saved.Input, (long)Tokens * Hidden, embedded, batch, Hidden);
+
+                // (B·17, 16) -> (B, 16)   middle = x[:, 0] + droppath(dropout(attended · Wprojᵀ + bproj))
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, Hidden, BlockK.Proj, saved.Attended, Hidden, branch, Hidden);
                 gemm.BPacked = panels + _packedProj;
                 gemm.Bias = block + BlockOffsets.ProjBias;
                 Gemm.Run<TProj>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, embedded, branch, saved.Middle, batch, Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionPath(layer), path, indexImageStride: (long)Tokens * Hidden);
+                global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, embedded, branch, saved.Middle, batch, Hidden, seed,
+                    global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionPath(layer), path, indexImageStride: (long)Tokens * Hidden);
 
                 // (B, 16) -> (B, 16)   ln2 = LayerNorm(middle), statistics kept
                 global::ViTCompiler.Infrastructure.LayerNorm.Forward(pool, threads, saved.Middle, block + BlockOffsets.Norm2Weight, block + BlockOffsets.Norm2Bias, saved.Ln2, batch, Hidden, Epsilon, saved.Mean2, saved.Rstd2);
 
-                // (B, 16) -> (B, 32)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept
+                // (B, 16) -> (B, 32)   fc1 = ln2 · Wfc1ᵀ + bfc1 and gelu = dropout(GELU(fc1)), both kept; GELU applied to each tile while it is in cache
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, MlpWidth, Hidden, BlockK.Fc1, saved.Ln2, Hidden, saved.Fc1, MlpWidth);
                 gemm.BPacked = panels + _packedFc1;
                 gemm.Bias = block + BlockOffsets.Fc1Bias;
@@ -659,7 +665,8 @@ namespace Demo
                 gemm.BPacked = panels + _packedFc2;
                 gemm.Bias = block + BlockOffsets.Fc2Bias;
                 Gemm.Run<TFc2>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, classRows, batch, Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path, indexImageStride: (long)Tokens * Hidden);
+                global::ViTCompiler.Infrastructure.Dropout.ResidualAdd(pool, threads, saved.Middle, branch, classRows, batch, Hidden, seed,
+                    global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path, indexImageStride: (long)Tokens * Hidden);
             }
 
             // (B, 16) -> (B, 16)   pooled = norm(x[:, 0]), statistics kept
@@ -688,16 +695,18 @@ namespace Demo
             // pooled = norm(classRows)   -> d classRows (B, D) in normOut
             global::ViTCompiler.Infrastructure.LayerNorm.ParameterGradients(pool, threads, dpooled, normIn, normMean, normRstd, g + Offsets.NormWeight, g + Offsets.NormBias, batch, Hidden);
             global::ViTCompiler.Infrastructure.LayerNorm.Backward(pool, threads, dpooled, normIn, normMean, normRstd, w + Offsets.NormWeight, normOut, batch, Hidden, accumulate: false);
-            // The last block, [class] rows only (forward in WriteClassRowsLastBlock's order, reversed)
+
+            // The last block, [class] rows only
             {
                 const int layer = Layers - 1;
                 var saved = new Saved(layers + layer * layerFloats, batch);
                 float* block = w + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
                 float* grad = g + Offsets.FirstBlock + (long)layer * Offsets.BlockStride;
-                float* dclass = normOut;                                   // (B, 16) d loss / d classRows, then d middle
+                float* dclass = normOut;                                     // (B, 16) d loss / d classRows, then d middle
 
-                // classRows = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2))
-                global::ViTCompiler.Infrastructure.Dropout.ResidualBackward(pool, threads, dclass, branch, batch, Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path, indexImageStride: (long)Tokens * Hidden);
+                // classRows = middle + droppath(dropout(gelu · Wfc2ᵀ + bfc2)): the residual passes dclass on; the branch gets
+                global::ViTCompiler.Infrastructure.Dropout.ResidualBackward(pool, threads, dclass, branch, batch, Hidden, seed,
+                    global::ViTCompiler.Infrastructure.Dropout.Sites.MlpOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.MlpPath(layer), path, indexImageStride: (long)Tokens * Hidden);
                 // dWfc2 += dbranchᵀ · gelu          (16, B) · (B, 32) -> (16, 32)
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(Hidden, MlpWidth, batch, BlockK.Fc2Weight, branch, 1, grad + BlockOffsets.Fc2Weight, MlpWidth);
                 gemm.AColStride = Hidden; gemm.B = saved.Gelu; gemm.BRowStride = MlpWidth; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
@@ -719,12 +728,13 @@ namespace Demo
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch, Hidden, MlpWidth, BlockK.Fc1Input, dwide, MlpWidth, da, Hidden);
                 gemm.B = block + BlockOffsets.Fc1Weight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                 Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                // ln2 = LayerNorm(middle)            -> dmiddle = dclass + LayerNorm′ · dln2
+                // ln2 = LayerNorm(middle)            -> dclass += LayerNorm′ · dln2
                 global::ViTCompiler.Infrastructure.LayerNorm.ParameterGradients(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, grad + BlockOffsets.Norm2Weight, grad + BlockOffsets.Norm2Bias, batch, Hidden);
                 global::ViTCompiler.Infrastructure.LayerNorm.Backward(pool, threads, da, saved.Middle, saved.Mean2, saved.Rstd2, block + BlockOffsets.Norm2Weight, dclass, batch, Hidden, accumulate: true);
 
                 // middle = x[:, 0] + droppath(dropout(attended · Wprojᵀ + bproj))
-                global::ViTCompiler.Infrastructure.Dropout.ResidualBackward(pool, threads, dclass, branch, batch, Hidden, seed, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionPath(layer), path, indexImageStride: (long)Tokens * Hidden);
+                global::ViTCompiler.Infrastructure.Dropout.ResidualBackward(pool, threads, dclass, branch, batch, Hidden, seed,
+                    global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionOutput(layer), drop, global::ViTCompiler.Infrastructure.Dropout.Sites.AttentionPath(layer), path, indexImageStride: (long)Tokens * Hidden);
                 // dWproj += dbranchᵀ · attended      (16, B) · (B, 16) -> (16, 16)
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(Hidden, Hidden, batch, BlockK.ProjWeight, branch, 1, grad + BlockOffsets.ProjWeight, Hidden);
                 gemm.AColStride = Hidden; gemm.B = saved.Attended; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
@@ -745,9 +755,10 @@ namespace Demo
                 gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(rows, Hidden, 3 * Hidden, BlockK.QkvInput, dwide, 3 * Hidden, da, Hidden);
                 gemm.B = block + BlockOffsets.QkvWeight; gemm.BRowStride = Hidden; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
                 Gemm.Run<TGradD>(ref gemm, pool, threads, scratch, (nint)perWorker);
-                // x = the residual: dx is dmiddle on the [class] rows, zero elsewhere; ln1 = LayerNorm(x) -> dx += LayerNorm′ · dln1
+                // x = the residual: dx is dmiddle on the [class] rows and zero on the others (the head never read them)
                 new global::System.Span<float>(dx, rows * Hidden).Clear();
                 global::ViTCompiler.Infrastructure.TokenOps.ScatterRows(dclass, dx, (long)Tokens * Hidden, batch, Hidden);
+                // ln1 = LayerNorm(x)                 -> dx += LayerNorm′ · dln1
                 global::ViTCompiler.Infrastructure.LayerNorm.ParameterGradients(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, grad + BlockOffsets.Norm1Weight, grad + BlockOffsets.Norm1Bias, rows, Hidden);
                 global::ViTCompiler.Infrastructure.LayerNorm.Backward(pool, threads, da, saved.Input, saved.Mean1, saved.Rstd1, block + BlockOffsets.Norm1Weight, dx, rows, Hidden, accumulate: true);
             }

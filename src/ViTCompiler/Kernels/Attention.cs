@@ -183,7 +183,7 @@ public static unsafe class ClassAttention
         int n = j->Tokens, d = j->Hidden, hd = j->HeadDim, b = item / j->Heads, h = item % j->Heads;
         float* rows = j->Qkv + (long)b * n * 3 * d, q = rows + h * hd;
         float* p = j->Probabilities != null ? j->Probabilities + (long)item * n : j->Scratch + worker * j->ScratchPerWorker;
-        for (int t = 0; t < n; t++) p[t] = Dot(q, rows + (long)t * 3 * d + d + h * hd, hd);
+        for (int t = 0; t < n; t++) p[t] = Softmax.Dot(q, rows + (long)t * 3 * d + d + h * hd, hd);
         Softmax.Row(p, n, 1f / MathF.Sqrt(hd));
         float* o = j->Output + (long)b * d + h * hd;
         new Span<float>(o, hd).Clear();
@@ -222,7 +222,7 @@ public static unsafe class ClassAttention
         for (int t = 0; t < n; t++)
         {
             float* v = rows + (long)t * 3 * d + 2 * d + h * hd, dv = grads + (long)t * 3 * d + 2 * d + h * hd;
-            ds[t] = Dot(dout, v, hd);
+            ds[t] = Softmax.Dot(dout, v, hd);
             float weight = p[t];
             for (int e = 0; e < hd; e++) dv[e] = weight * dout[e];
         }
@@ -240,19 +240,5 @@ public static unsafe class ClassAttention
             }
             if (t > 0) new Span<float>(grads + (long)t * 3 * d + h * hd, hd).Clear();
         }
-    }
-
-    private static float Dot(float* x, float* y, int n)
-    {
-        float sum = 0;
-        int e = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            Vector<float> acc = Vector<float>.Zero;
-            for (; e <= n - Vector<float>.Count; e += Vector<float>.Count) acc += Vector.Load(x + e) * Vector.Load(y + e);
-            sum = Vector.Sum(acc);
-        }
-        for (; e < n; e++) sum += x[e] * y[e];
-        return sum;
     }
 }

@@ -63,16 +63,8 @@ public static unsafe class Softmax
     /// </remarks>
     public static void BackwardRow(float* p, float* dp, int n, float scale)
     {
+        float dot = Dot(p, dp, n);
         int i = 0;
-        float dot = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            Vector<float> acc = Vector<float>.Zero;
-            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count) acc += Vector.Load(p + i) * Vector.Load(dp + i);
-            dot = Vector.Sum(acc);
-        }
-        for (; i < n; i++) dot += p[i] * dp[i];
-        i = 0;
         if (Vector.IsHardwareAccelerated)
         {
             Vector<float> vd = new(dot), vs = new(scale);
@@ -80,5 +72,20 @@ public static unsafe class Softmax
                 Vector.Store(Vector.Load(p + i) * (Vector.Load(dp + i) - vd) * vs, dp + i);
         }
         for (; i < n; i++) dp[i] = p[i] * (dp[i] - dot) * scale;
+    }
+
+    /// <summary>Σ x[i]·y[i] in one vector accumulator (rows of tens to hundreds, where TensorPrimitives.Dot's fixed cost shows).</summary>
+    internal static float Dot(float* x, float* y, int n)
+    {
+        float sum = 0;
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<float> acc = Vector<float>.Zero;
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count) acc += Vector.Load(x + i) * Vector.Load(y + i);
+            sum = Vector.Sum(acc);
+        }
+        for (; i < n; i++) sum += x[i] * y[i];
+        return sum;
     }
 }

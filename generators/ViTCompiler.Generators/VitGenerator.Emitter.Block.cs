@@ -9,8 +9,8 @@ namespace ViTCompiler.Generators
         /// pooling, the last block on its own (<c>classRows</c>): the head reads one row of that block's output, so
         /// LayerNorm and qkv still run on all B·N rows (every token's key and value is read), but attention runs for the
         /// [class] query alone (<c>ClassAttention</c>) and the projection, the second LayerNorm and the MLP on the B class
-        /// rows — a specialisation a graph runtime, which runs the whole block, does not make. For ViT-B/16 that is about
-        /// 7 % of the forward's arithmetic; for a two-block model, most of the second block.
+        /// rows — a specialisation a graph runtime, which runs the whole block, does not make. The N − 1 other rows skip
+        /// 9d² + 2Nd multiply-adds each: 6.3 % of ViT-B/16's forward, 31 % of the two-block Fashion hybrid's.
         /// </summary>
         internal static partial class Emitter
         {

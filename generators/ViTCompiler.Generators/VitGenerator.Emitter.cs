@@ -343,7 +343,7 @@ namespace ViTCompiler.Generators
                 VitShape s = spec.Shape;
                 VitPlan p = spec.Plan;
                 string K = Kernels;
-                int d = s.Hidden, n = p.Tokens, m = p.MlpWidth;
+                int d = s.Hidden, n = p.Tokens;
                 bool cls = !s.MeanPooling;
                 string rows = $"(B·{n}, {d})";
                 string T(string trainingName, string inferenceName) => training ? trainingName : inferenceName;

@@ -55,12 +55,8 @@ public static unsafe class Dropout
     }
 
     /// <summary>x[i] *= Scale(seed, site, i, p) over <paramref name="count"/> elements (no-op for p = 0).</summary>
-    public static void Apply(WorkerPool pool, int threads, float* x, long count, ulong seed, int site, float p)
-    {
-        if (p <= 0f) return;
-        var job = new Job { Output = x, Seed = seed, Site = site, Rate = p };
-        pool.RunRanges(checked((int)count), threads, 16384, &ApplyRange, &job);
-    }
+    public static void Apply(WorkerPool pool, int threads, float* x, long count, ulong seed, int site, float p) =>
+        ApplyGathered(pool, threads, x, 1, checked((int)count), count, seed, site, p);
 
     /// <summary>
     /// <see cref="Apply"/> on <paramref name="batch"/> gathered rows of <paramref name="perImage"/> elements, row b standing
@@ -70,24 +66,18 @@ public static unsafe class Dropout
     {
         if (p <= 0f) return;
         var job = new Job { Output = x, PerImage = perImage, IndexStride = indexImageStride, Seed = seed, Site = site, Rate = p };
-        pool.RunRanges(batch * perImage, threads, 16384, &ApplyGatheredRange, &job);
+        pool.RunRanges(batch * perImage, threads, 16384, &ApplyRange, &job);
     }
-
-    private static void ApplyGatheredRange(void* context, int start, int end)
-    {
-        Job* j = (Job*)context;
-        for (int i = start; i < end; i++) j->Output[i] *= Scale(j->Seed, j->Site, Index(j, i), j->Rate);
-    }
-
-    private static long Index(Job* j, int i) => j->IndexStride == j->PerImage ? i : i / j->PerImage * j->IndexStride + i % j->PerImage;
 
     // The mask is a hash of the element's index, which TensorPrimitives has no operation for; materialising it to use
     // TensorPrimitives.Multiply would add a pass and a buffer.
     private static void ApplyRange(void* context, int start, int end)
     {
         Job* j = (Job*)context;
-        for (int i = start; i < end; i++) j->Output[i] *= Scale(j->Seed, j->Site, i, j->Rate);
+        for (int i = start; i < end; i++) j->Output[i] *= Scale(j->Seed, j->Site, Index(j, i), j->Rate);
     }
+
+    private static long Index(Job* j, int i) => j->IndexStride == j->PerImage ? i : i / j->PerImage * j->IndexStride + i % j->PerImage;
 
     /// <summary>
     /// A residual connection with a dropped-out branch under stochastic depth:

@@ -72,6 +72,7 @@ namespace ViTCompiler.Generators
                        (s.QkvBias ? "" : ", no qkv bias"));
                 w.Line($"//   head     {(s.MeanPooling ? "mean of the tokens" : "[class] token")} → C classes, C chosen when the model is constructed (default {s.Classes})");
                 w.Line($"//   size     {N(p.EncoderParameterCount)} parameters before the head + (D + 1)·C in it ({N(p.ParameterCount)} at C = {s.Classes}), {N(p.MacsPerImage)} multiply-accumulates per image at C = {s.Classes}");
+                w.Line($"//   schedule {p.Schedule.Reason}");
                 w.Line($"//   runtime  calls ViTCompiler.Infrastructure under runtime contract {VitContract.Version}; the constructor checks it");
                 w.Line("//");
                 w.Line("// Fixed at compile time: everything above except C. The head (one product and the loss) takes C at run time: its");
@@ -151,6 +152,8 @@ namespace ViTCompiler.Generators
                 w.Line($"public const int DefaultClasses = {s.Classes};");
                 w.Line("/// <summary>Parameters and multiply-accumulates per image with the default head (an instance's <c>Config</c> counts its own).</summary>");
                 w.Line($"public const long ParameterCount = {I(p.ParameterCount)}, MacsPerImage = {I(p.MacsPerImage)};");
+                w.Line("/// <summary>How the threads share a pass, as the planner chose it from the shapes (the header's schedule line).</summary>");
+                w.Line($"public const string ScheduleReason = \"{p.Schedule.Reason}\";");
                 w.Line($"private const float Epsilon = {eps}f;");
                 if (p.HasStem) w.Line($"private const float StemEpsilon = {VitStem.NormEpsilon.ToString("R", CultureInfo.InvariantCulture)}f;");
                 w.Line();
@@ -218,6 +221,11 @@ namespace ViTCompiler.Generators
             // The guards are JIT-time constants, so each call below compiles to one direct call of one instantiation.
             private static void WriteDispatch(SourceWriter w, VitSpec spec)
             {
+                if (spec.Plan.Schedule.TrainingShardImages > 0)
+                    w.Line($"protected override int TrainingShardImages => {spec.Plan.Schedule.TrainingShardImages};");
+                if (spec.Plan.Schedule.ForwardByImages)
+                    w.Line("protected override bool ImageParallelForward => true;");
+                if (spec.Plan.Schedule.TrainingShardImages > 0 || spec.Plan.Schedule.ForwardByImages) w.Line();
                 w.Line("protected override string KernelDescription =>");
                 foreach ((string isa, string guard, string title) in s_paths)
                 {

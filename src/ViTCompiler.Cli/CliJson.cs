@@ -54,7 +54,7 @@ internal sealed record InfoJson(
     int MlpDim, int Classes, string Pooling, double LayerNormEpsilon, bool QkvBias, int Tokens, long Parameters,
     long MacsPerImage, long FlopsPerImage, long ParameterBytes, long ActivationBytesPerImage, string Engine,
     string? CompiledClass, string Isa, IReadOnlyList<string> CpuFeatures, string Runtime, int Threads, string Variant,
-    string VariantReason, int[]? StemChannels = null, int[]? StemStrides = null, int? StemGroups = null);
+    string VariantReason, int[]? StemChannels = null, int[]? StemStrides = null, int? StemGroups = null, string? Schedule = null);
 
 /// <summary>The source-generated serialisers for everything vit writes as JSON.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -77,7 +77,8 @@ internal sealed partial class FashionVit56 { }
 /// <param name="Config">The configuration it was compiled for, with its default class count.</param>
 /// <param name="Factory">Creates it with parameters initialised from a seed, with a head of the given number of classes
 /// (the head's width is chosen at run time; everything else is compiled in).</param>
-internal sealed record CompiledModel(string? Preset, string ClassName, VitConfig Config, Func<ulong, int, IVitTrainable> Factory)
+/// <param name="Schedule">How its threads share a pass, as its generator's planner chose and explained it.</param>
+internal sealed record CompiledModel(string? Preset, string ClassName, VitConfig Config, Func<ulong, int, IVitTrainable> Factory, string Schedule)
 {
     /// <summary>Creates it with its default class count.</summary>
     public IVitTrainable Create(ulong seed) => Factory(seed, Config.Classes);
@@ -94,22 +95,22 @@ internal static class Presets
 {
     public static IReadOnlyList<CompiledModel> All { get; } =
     [
-        new("vit-ti16", nameof(VitTiny16), VitTiny16.ModelConfig, (seed, classes) => new VitTiny16(seed, classes)),
-        new("vit-s16", nameof(VitSmall16), VitSmall16.ModelConfig, (seed, classes) => new VitSmall16(seed, classes)),
-        new("vit-b16", nameof(VitBase16), VitBase16.ModelConfig, (seed, classes) => new VitBase16(seed, classes)),
-        new("vit-b32", nameof(VitBase32), VitBase32.ModelConfig, (seed, classes) => new VitBase32(seed, classes)),
-        new("vit-l16", nameof(VitLarge16), VitLarge16.ModelConfig, (seed, classes) => new VitLarge16(seed, classes)),
-        new("vit-ti16-384", nameof(VitTiny16At384), VitTiny16At384.ModelConfig, (seed, classes) => new VitTiny16At384(seed, classes)),
-        new("vit-b16-384", nameof(VitBase16At384), VitBase16At384.ModelConfig, (seed, classes) => new VitBase16At384(seed, classes)),
-        new("fashion-mnist", nameof(FashionVit), FashionVit.ModelConfig, (seed, classes) => new FashionVit(seed, classes)),
-        new("fashion-mnist-hybrid", nameof(FashionHybridVit), FashionHybridVit.ModelConfig, (seed, classes) => new FashionHybridVit(seed, classes)),
-        new("fashion-mnist-56", nameof(FashionVit56), FashionVit56.ModelConfig, (seed, classes) => new FashionVit56(seed, classes)),
-        new(null, nameof(VitTiny16Hf), VitTiny16Hf.ModelConfig, (seed, classes) => new VitTiny16Hf(seed, classes)),
-        new(null, nameof(VitSmall16Hf), VitSmall16Hf.ModelConfig, (seed, classes) => new VitSmall16Hf(seed, classes)),
-        new(null, nameof(VitBase16Hf), VitBase16Hf.ModelConfig, (seed, classes) => new VitBase16Hf(seed, classes)),
-        new(null, nameof(VitBase32Hf), VitBase32Hf.ModelConfig, (seed, classes) => new VitBase32Hf(seed, classes)),
-        new(null, nameof(VitLarge16Hf), VitLarge16Hf.ModelConfig, (seed, classes) => new VitLarge16Hf(seed, classes)),
-        new(null, nameof(VitBase16At384Hf), VitBase16At384Hf.ModelConfig, (seed, classes) => new VitBase16At384Hf(seed, classes)),
+        new("vit-ti16", nameof(VitTiny16), VitTiny16.ModelConfig, (seed, classes) => new VitTiny16(seed, classes), VitTiny16.ScheduleReason),
+        new("vit-s16", nameof(VitSmall16), VitSmall16.ModelConfig, (seed, classes) => new VitSmall16(seed, classes), VitSmall16.ScheduleReason),
+        new("vit-b16", nameof(VitBase16), VitBase16.ModelConfig, (seed, classes) => new VitBase16(seed, classes), VitBase16.ScheduleReason),
+        new("vit-b32", nameof(VitBase32), VitBase32.ModelConfig, (seed, classes) => new VitBase32(seed, classes), VitBase32.ScheduleReason),
+        new("vit-l16", nameof(VitLarge16), VitLarge16.ModelConfig, (seed, classes) => new VitLarge16(seed, classes), VitLarge16.ScheduleReason),
+        new("vit-ti16-384", nameof(VitTiny16At384), VitTiny16At384.ModelConfig, (seed, classes) => new VitTiny16At384(seed, classes), VitTiny16At384.ScheduleReason),
+        new("vit-b16-384", nameof(VitBase16At384), VitBase16At384.ModelConfig, (seed, classes) => new VitBase16At384(seed, classes), VitBase16At384.ScheduleReason),
+        new("fashion-mnist", nameof(FashionVit), FashionVit.ModelConfig, (seed, classes) => new FashionVit(seed, classes), FashionVit.ScheduleReason),
+        new("fashion-mnist-hybrid", nameof(FashionHybridVit), FashionHybridVit.ModelConfig, (seed, classes) => new FashionHybridVit(seed, classes), FashionHybridVit.ScheduleReason),
+        new("fashion-mnist-56", nameof(FashionVit56), FashionVit56.ModelConfig, (seed, classes) => new FashionVit56(seed, classes), FashionVit56.ScheduleReason),
+        new(null, nameof(VitTiny16Hf), VitTiny16Hf.ModelConfig, (seed, classes) => new VitTiny16Hf(seed, classes), VitTiny16Hf.ScheduleReason),
+        new(null, nameof(VitSmall16Hf), VitSmall16Hf.ModelConfig, (seed, classes) => new VitSmall16Hf(seed, classes), VitSmall16Hf.ScheduleReason),
+        new(null, nameof(VitBase16Hf), VitBase16Hf.ModelConfig, (seed, classes) => new VitBase16Hf(seed, classes), VitBase16Hf.ScheduleReason),
+        new(null, nameof(VitBase32Hf), VitBase32Hf.ModelConfig, (seed, classes) => new VitBase32Hf(seed, classes), VitBase32Hf.ScheduleReason),
+        new(null, nameof(VitLarge16Hf), VitLarge16Hf.ModelConfig, (seed, classes) => new VitLarge16Hf(seed, classes), VitLarge16Hf.ScheduleReason),
+        new(null, nameof(VitBase16At384Hf), VitBase16At384Hf.ModelConfig, (seed, classes) => new VitBase16At384Hf(seed, classes), VitBase16At384Hf.ScheduleReason),
     ];
 
     /// <summary>The preset names, in the order the help lists them.</summary>

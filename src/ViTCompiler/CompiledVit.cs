@@ -98,7 +98,9 @@ public abstract unsafe partial class CompiledVit : IVitTrainable
         fixed (float* p = pixels)
         fixed (int* y = labels)
         fixed (float* l = logits)
-            return TrainStepCore(p, y, batch, options, logits.IsEmpty ? null : l);
+            return ShardImages > 0 && batch > ShardImages
+                ? TrainImageParallel(p, y, batch, options, logits.IsEmpty ? null : l)
+                : TrainStepCore(p, y, batch, options, logits.IsEmpty ? null : l);
     }
 
     /// <summary>Training forward + backward with checked arguments; adds gradients, returns the mean loss.</summary>
@@ -168,7 +170,10 @@ public abstract unsafe partial class CompiledVit : IVitTrainable
         fixed (float* p = pixels)
         fixed (float* l = logits)
         fixed (float* a = attention)
-            ForwardCore(p, batch, l, attention.IsEmpty ? null : a);
+        {
+            if (ForwardByImages(batch)) ForwardImageParallel(p, batch, l, attention.IsEmpty ? null : a);
+            else ForwardCore(p, batch, l, attention.IsEmpty ? null : a);
+        }
     }
 
     /// <summary>Packs the weights if the parameters changed since the last pack.</summary>

@@ -12,6 +12,12 @@ public interface IVitTrainable : IVitClassifier
     /// <b>Adds</b> the gradient of the batch's mean loss into <see cref="Gradients"/> (clear it first, or accumulate
     /// over micro-batches) and returns that mean loss. Writes the logits when <paramref name="logits"/> is not empty.
     /// </summary>
+    /// <remarks>
+    /// A generated model whose planner chose the image-parallel schedule (small encoders; <see cref="CompiledVit.Schedule"/>)
+    /// computes a batch larger than its shard size as shards of images, one per thread, and adds their gradients in shard
+    /// order; like the trainer's micro-batches, each shard draws its dropout masks from its own seed
+    /// (<c>Dropout.ShardSeed</c>). The result is the same bit for bit for any thread count.
+    /// </remarks>
     float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainStepOptions options, Span<float> logits);
 }
 

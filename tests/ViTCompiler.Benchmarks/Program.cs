@@ -61,7 +61,7 @@ if (args.Length > 0 && args[0] == "quick")
     double median = times[times.Count / 2];
     double gflop = (train ? 3.0 : 1.0) * model.Config.FlopsPerImage * batch / 1e9;
     Console.WriteLine($"{name} batch {batch} {(train ? "train step" : "forward")}: median {median:F2} ms, min {times[0]:F2} ms, " +
-        $"{batch * 1000 / median:F0} images/s, ~{gflop / (median / 1000):F0} GFLOP/s  [{model.Engine}, {model.Threads} threads, after {warmup} warm-up runs]");
+        $"{batch * 1000 / median:F0} images/s, ~{gflop / (median / 1000):F0} GFLOP/s  [{model.Engine}, {model.Schedule}, {model.Threads} threads, after {warmup} warm-up runs]");
     return 0;
 }
 BenchmarkSwitcher.FromAssembly(typeof(BenchmarkModels).Assembly).Run(args);

@@ -44,7 +44,7 @@ public class JsonOutputTests
         Assert.Equal("preset engine batch threads runs warmup median_ms min_ms per_image_ms per_image_min_ms images_per_second flops_per_image gflop_per_second", Keys(bench));
 
         const string config = "image_size channels patch layers hidden heads mlp_dim classes pooling layer_norm_epsilon qkv_bias tokens parameters " +
-            "macs_per_image flops_per_image parameter_bytes activation_bytes_per_image engine compiled_class isa cpu_features runtime threads variant variant_reason";
+            "macs_per_image flops_per_image parameter_bytes activation_bytes_per_image engine compiled_class isa cpu_features runtime threads variant variant_reason schedule";
         Assert.Equal("name source " + config, Keys(Assert.Single(Cli.Ok("info", "--preset", "fashion-mnist", "--json").JsonLines)));
         Assert.Equal("name source format " + config, Keys(Assert.Single(Cli.Ok("info", "--weights", checkpoint, "--json").JsonLines)));
 

@@ -202,4 +202,17 @@ public sealed class PlannerTests
 
     private static void AssertTile(TileSpec tile, string isa, int lanes, int rows, int columns) =>
         Assert.Equal(new TileSpec(isa, lanes, rows, columns), tile);
+    [Theory]
+    [InlineData(64, 50, 16, true)]     // the Fashion-MNIST models: 16 images of 50 tokens ≈ 768 rows per shard
+    [InlineData(192, 197, 4, true)]    // ViT-Ti/16
+    [InlineData(32, 1025, 1, true)]    // more tokens than a shard's rows: one image per shard
+    [InlineData(384, 197, 0, true)]    // ViT-S/16: image-parallel forward, operation-parallel training
+    [InlineData(768, 197, 0, false)]   // ViT-B/16: operation-parallel
+    public void The_schedule_follows_the_width(int hidden, int tokens, int shardImages, bool forwardByImages)
+    {
+        SchedulePlan plan = Planner.Schedule(hidden, tokens);
+        Assert.Equal(shardImages, plan.TrainingShardImages);
+        Assert.Equal(forwardByImages, plan.ForwardByImages);
+        Assert.Contains($"width {hidden}", plan.Reason);
+    }
 }

@@ -42,7 +42,8 @@ namespace ViTCompiler.Generators.Model
         ImmutableEquatableArray<ParameterOffset> BlockTensors,
         ImmutableEquatableArray<ProductPlan> Products,
         ImmutableEquatableArray<TileSpec> Tiles,
-        ImmutableEquatableArray<StemStagePlan> StemStages)
+        ImmutableEquatableArray<StemStagePlan> StemStages,
+        SchedulePlan Schedule)
     {
         public bool HasStem => StemStages.Count > 0;
 
@@ -53,6 +54,13 @@ namespace ViTCompiler.Generators.Model
         /// <summary>How many floats per class the training workspace adds per image.</summary>
         public int TrainingFloatsPerClass => TrainingRegions.Count(r => r.PerClass);
     }
+
+    /// <summary>
+    /// How the threads share a pass: <see cref="TrainingShardImages"/> &gt; 0 splits a training batch into shards of that
+    /// many images, one per thread (0: every operation split across the threads); <see cref="ForwardByImages"/> does the
+    /// same for the forward pass. <see cref="Reason"/> is the header's explanation.
+    /// </summary>
+    internal sealed record SchedulePlan(int TrainingShardImages, bool ForwardByImages, string Reason);
 
     /// <summary>
     /// One stage of the hybrid's stem: a 3 × 3 convolution (padding 1) from an InputSize² × InputChannels map to an

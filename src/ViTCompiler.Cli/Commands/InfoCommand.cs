@@ -80,6 +80,7 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
         o.WriteLine(string.Format(Invariant, "  FLOPs / image  {0:N0} ({1:0.00} GFLOP; 2 per multiply-add)", c.FlopsPerImage, c.FlopsPerImage / 1e9));
         o.WriteLine($"  activations    {Bytes(ActivationBytesPerImage)} per image (inference workspace)");
         o.WriteLine($"  engine         {(Compiled is null ? "reference (double precision, unoptimised; no compiled model matches)" : $"generated ({Compiled.ClassName}), {Isa.Name} kernels")}");
+        if (Compiled is not null) o.WriteLine($"  schedule       {Compiled.Schedule}");
         o.WriteLine($"  CPU            {Isa.CpuFeatures}; {Isa.Runtime}; {CompiledVit.MaxThreads} threads");
         o.WriteLine($"  variant        {IsaVariants.Current.Variant}: {IsaVariants.Current.Reason}");
     }
@@ -92,7 +93,7 @@ internal sealed record ModelInfo(string Name, string Source, string? Format, Vit
             c.FlopsPerImage, ParameterBytes, ActivationBytesPerImage, Compiled is null ? "reference" : "generated", Compiled?.ClassName,
             Compiled is null ? "scalar" : Isa.Name, Isa.Features, Isa.Runtime, CompiledVit.MaxThreads,
             IsaVariants.Current.Variant, IsaVariants.Current.Reason,
-            c.HasStem ? [.. c.StemChannels] : null, c.HasStem ? [.. c.StemStrides] : null, c.HasStem ? c.StemGroups : null);
+            c.HasStem ? [.. c.StemChannels] : null, c.HasStem ? [.. c.StemStrides] : null, c.HasStem ? c.StemGroups : null, Compiled?.Schedule);
     }
 
     private static string Bytes(long bytes) => bytes >= 1 << 20

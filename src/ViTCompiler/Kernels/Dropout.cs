@@ -30,16 +30,33 @@ public static unsafe class Dropout
         public static int MlpPath(int layer) => 1_000_001 + 2 * layer;
     }
 
+    /// <summary>
+    /// The seed of micro-batch <paramref name="part"/> of a trainer's step: masks are indexed within a pass, so each pass
+    /// needs its own stream. Part 0 keeps the step's seed.
+    /// </summary>
+    public static ulong MicroBatchSeed(ulong seed, int part) => part == 0 ? seed : Mix(seed + (ulong)part * 0x9E37_79B9_7F4A_7C15UL);
+
+    /// <summary>
+    /// The seed of shard <paramref name="shard"/> of an image-parallel training pass (shard 0 keeps the pass's seed). A
+    /// stream apart from <see cref="MicroBatchSeed"/>'s, so shard s of micro-batch p never repeats shard p of micro-batch s.
+    /// </summary>
+    public static ulong ShardSeed(ulong seed, int shard) => shard == 0 ? seed : Mix(seed ^ ((ulong)shard * 0xD1B5_4A32_D192_ED03UL + 0x632B_E59B_D9B4_E019UL));
+
+    // splitmix64's finaliser.
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
     /// <summary>The multiplier for one element: 0 with probability p, else 1 / (1 − p).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Scale(ulong seed, int site, long index, float p)
     {
         if (p <= 0f) return 1f;
         // splitmix64's finaliser over a counter: statistically sound and cheap, and needs no state.
-        ulong z = seed + (ulong)site * 0x9E3779B97F4A7C15UL + (ulong)index * 0xD1B54A32D192ED03UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        z ^= z >> 31;
+        ulong z = Mix(seed + (ulong)site * 0x9E3779B97F4A7C15UL + (ulong)index * 0xD1B54A32D192ED03UL);
         float uniform = (z >> 40) * (1f / (1 << 24));
         return uniform < p ? 0f : 1f / (1f - p);
     }

@@ -222,6 +222,10 @@ public static unsafe class Gemm
             int rowTiles = (problem.M + mr - 1) / mr;
             if (rowBlocks * chunks < target) rowBlocks = Math.Min(rowTiles, (target + chunks - 1) / chunks);
         }
+        // A work item packs its panels of B into its scratch, which holds MaxChunkColumns of them (ScratchFloats): wider
+        // products are split into more column chunks whatever the thread count (one thread once overran it: N = 768).
+        int maxPanelsPerChunk = RoundUp(MaxChunkColumns, nr) / nr;
+        chunks = Math.Max(chunks, (panels + maxPanelsPerChunk - 1) / maxPanelsPerChunk);
         int blockRows = RoundUp((problem.M + rowBlocks - 1) / rowBlocks, mr);
         rowBlocks = (problem.M + blockRows - 1) / blockRows;
         return new Plan

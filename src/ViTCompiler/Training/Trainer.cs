@@ -355,7 +355,7 @@ public sealed partial class Trainer : IDisposable
             int first = (int)((long)count * part / parts), images = (int)((long)count * (part + 1) / parts) - first;
             if (images == 0) continue;
             if (previous != 0 && previous != images) TensorPrimitives.Multiply(gradients, (float)previous / images, gradients);
-            var options = new TrainStepOptions(Options.LabelSmoothing, Options.Dropout, Options.DropPath, PartSeed(stepSeed, part));
+            var options = new TrainStepOptions(Options.LabelSmoothing, Options.Dropout, Options.DropPath, Infrastructure.Dropout.MicroBatchSeed(stepSeed, part));
             Span<float> logits = _logits.AsSpan(first * classes, images * classes);
             float loss = _model.TrainStep(_pixels.AsSpan(first * _pixelsPerImage, images * _pixelsPerImage), _labels.AsSpan(first, images), images, options, logits);
             lossSum += (double)loss * images;
@@ -366,9 +366,6 @@ public sealed partial class Trainer : IDisposable
         if (previous != 0 && previous != count) TensorPrimitives.Multiply(gradients, (float)previous / count, gradients);
         return (lossSum, correct);
     }
-
-    /// <summary>The dropout seed of micro-batch <paramref name="part"/> of a step (part 0 keeps the step's own seed).</summary>
-    private static ulong PartSeed(ulong stepSeed, int part) => stepSeed ^ (0x9E37_79B9_7F4A_7C15UL * (ulong)part);
 
     private static void Add(ref Span span, float loss, int correct, int images, double seconds)
     {

@@ -5,6 +5,7 @@
 //   encoder  1 pre-LayerNorm blocks of width 32: 4 heads × 8, MLP 48 with GELU (erf), LayerNorm ε = 1E-06
 //   head     [class] token → C classes, C chosen when the model is constructed (default 10)
 //   size     13,936 parameters before the head + (D + 1)·C in it (14,266 at C = 10), 62,336 multiply-accumulates per image at C = 10
+//   schedule image-parallel: width 32 ≤ 192, so each operation is too short to split; a training batch is cut into shards of 154 images (≈ 768 rows of 5 tokens), one per thread, and a forward pass into one shard per thread
 //   runtime  calls ViTCompiler.Infrastructure under runtime contract 2; the constructor checks it
 //
 // Fixed at compile time: everything above except C. The head (one product and the loss) takes C at run time: its
@@ -59,6 +60,8 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
     public const int DefaultClasses = 10;
     /// <summary>Parameters and multiply-accumulates per image with the default head (an instance's <c>Config</c> counts its own).</summary>
     public const long ParameterCount = 14266, MacsPerImage = 62336;
+    /// <summary>How the threads share a pass, as the planner chose it from the shapes (the header's schedule line).</summary>
+    public const string ScheduleReason = "image-parallel: width 32 ≤ 192, so each operation is too short to split; a training batch is cut into shards of 154 images (≈ 768 rows of 5 tokens), one per thread, and a forward pass into one shard per thread";
     private const float Epsilon = 1E-06f;
 
     /// <summary>
@@ -126,6 +129,9 @@ partial class GlobalVit : global::ViTCompiler.CompiledVit
         public const int QkvInput = 96;
         public const int PatchWeight = 384;
     }
+
+    protected override int TrainingShardImages => 154;
+    protected override bool ImageParallelForward => true;
 
     protected override string KernelDescription =>
         global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "Vector512 (24×16, 12×32 tiles)" :

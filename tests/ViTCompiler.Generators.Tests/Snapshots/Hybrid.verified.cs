@@ -8,6 +8,7 @@
 //   encoder  1 pre-LayerNorm blocks of width 16: 2 heads × 8, MLP 32 with GELU (erf), LayerNorm ε = 1E-06
 //   head     [class] token → C classes, C chosen when the model is constructed (default 3)
 //   size     3,036 parameters before the head + (D + 1)·C in it (3,087 at C = 3), 53,072 multiply-accumulates per image at C = 3
+//   schedule image-parallel: width 16 ≤ 192, so each operation is too short to split; a training batch is cut into shards of 46 images (≈ 768 rows of 17 tokens), one per thread, and a forward pass into one shard per thread
 //   runtime  calls ViTCompiler.Infrastructure under runtime contract 2; the constructor checks it
 //
 // Fixed at compile time: everything above except C. The head (one product and the loss) takes C at run time: its
@@ -72,6 +73,8 @@ namespace Demo
         public const int DefaultClasses = 3;
         /// <summary>Parameters and multiply-accumulates per image with the default head (an instance's <c>Config</c> counts its own).</summary>
         public const long ParameterCount = 3087, MacsPerImage = 53072;
+        /// <summary>How the threads share a pass, as the planner chose it from the shapes (the header's schedule line).</summary>
+        public const string ScheduleReason = "image-parallel: width 16 ≤ 192, so each operation is too short to split; a training batch is cut into shards of 46 images (≈ 768 rows of 17 tokens), one per thread, and a forward pass into one shard per thread";
         private const float Epsilon = 1E-06f;
         private const float StemEpsilon = 1E-05f;
 
@@ -152,6 +155,9 @@ namespace Demo
             public const int Stem1Input = 8;
             public const int Stem0Weight = 384;
         }
+
+        protected override int TrainingShardImages => 46;
+        protected override bool ImageParallelForward => true;
 
         protected override string KernelDescription =>
             global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "Vector512 (24×16, 12×32 tiles)" :

@@ -5,6 +5,7 @@
 //   encoder  2 pre-LayerNorm blocks of width 24: 3 heads × 8, MLP 96 with GELU (erf), LayerNorm ε = 1E-12, no qkv bias
 //   head     mean of the tokens → C classes, C chosen when the model is constructed (default 5)
 //   size     15,744 parameters before the head + (D + 1)·C in it (15,869 at C = 5), 142,680 multiply-accumulates per image at C = 5
+//   schedule image-parallel: width 24 ≤ 192, so each operation is too short to split; a training batch is cut into shards of 86 images (≈ 768 rows of 9 tokens), one per thread, and a forward pass into one shard per thread
 //   runtime  calls ViTCompiler.Infrastructure under runtime contract 2; the constructor checks it
 //
 // Fixed at compile time: everything above except C. The head (one product and the loss) takes C at run time: its
@@ -61,6 +62,8 @@ namespace Demo.Models
         public const int DefaultClasses = 5;
         /// <summary>Parameters and multiply-accumulates per image with the default head (an instance's <c>Config</c> counts its own).</summary>
         public const long ParameterCount = 15869, MacsPerImage = 142680;
+        /// <summary>How the threads share a pass, as the planner chose it from the shapes (the header's schedule line).</summary>
+        public const string ScheduleReason = "image-parallel: width 24 ≤ 192, so each operation is too short to split; a training batch is cut into shards of 86 images (≈ 768 rows of 9 tokens), one per thread, and a forward pass into one shard per thread";
         private const float Epsilon = 1E-12f;
 
         /// <summary>
@@ -126,6 +129,9 @@ namespace Demo.Models
             public const int QkvInput = 72;
             public const int PatchWeight = 384;
         }
+
+        protected override int TrainingShardImages => 86;
+        protected override bool ImageParallelForward => true;
 
         protected override string KernelDescription =>
             global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "Vector512 (24×16, 12×32 tiles)" :

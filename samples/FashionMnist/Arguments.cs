@@ -12,8 +12,8 @@ internal sealed class Arguments
 
         usage: FashionMnist [options]
 
-          --full             the long recipe ({TrainerOptions.FashionMnistFull.Epochs} epochs, about 10 minutes on two cores) instead of the
-                             short one ({Recipe.Epochs} epochs, under 2 minutes)
+          --full             the long recipe ({TrainerOptions.FashionMnistFull.Epochs} epochs, 4-10 minutes on two cores) instead of the
+                             short one ({Recipe.Epochs} epochs, 1-2 minutes)
           --data DIR         the data set from DIR (the four IDX files, plain or .gz) instead of the one shipped in
                              {FashionMnist.ShippedFolder} ({FashionMnist.EnvironmentVariable} names one too); with the t10k
                              files alone, its last {FashionMnist.DividedTestImages:N0} images are for testing, the others for training

@@ -124,8 +124,8 @@ public sealed record TrainerOptions
     /// </summary>
     /// <remarks>
     /// Sized for the README's main command, 3 minutes on two cores including the build: the sample's two-block hybrid
-    /// trains 2 epochs of the 60,000 training images in about 75 seconds on two Zen 3 cores (87.34 % test accuracy; the
-    /// whole command 1:51 from a fresh clone). In so short a run the model under-fits (training and test accuracy are
+    /// trains 2 epochs of the 60,000 training images in 32 seconds on two quiet Zen 3 cores (87.65 % test accuracy; the
+    /// whole command 0:51 from a fresh clone, 1:51 on a busier host). In so short a run the model under-fits (training and test accuracy are
     /// equal), so augmentation and label smoothing only slow it down, and small batches learn more per image than large
     /// ones (docs/TRAINING.md records what was tried and what each gave). Add paths and threads with <c>with</c>; apply a
     /// user's choices (on a new or a resumed run) with <see cref="TrainerOverrides"/>.
@@ -150,7 +150,8 @@ public sealed record TrainerOptions
 
     /// <summary>
     /// <see cref="FashionMnist"/> for the 15-minute budget instead of 3 (the FashionMnist sample's <c>--full</c>): 14 epochs,
-    /// the sample's whole command 10:01 on two Zen 3 cores, 91.11 % test accuracy (docs/TRAINING.md has the run epoch by
+    /// the sample's whole command 4:05 on two quiet Zen 3 cores (90.83 % test accuracy; 10:01 and 91.11 % on a busier host and an
+    /// earlier build; docs/TRAINING.md has the runs epoch by
     /// epoch; more epochs over-fit).
     /// </summary>
     public static TrainerOptions FashionMnistFull { get; } = FashionMnist with { Epochs = 14 };

@@ -11,6 +11,7 @@ if (args.Length > 0 && args[0] == "serve-load") return ServeLoad.Run(args[1..]);
 if (args.Length > 0 && args[0] == "primitives") return PrimitivesBenchmarks.Run(args[1..]);
 if (args.Length > 0 && args[0] == "table") return PeerTable.Run(args);
 if (args.Length > 0 && args[0] == "train-table") return PeerTable.RunTraining(args);
+if (args.Length > 0 && args[0] == "gemm") return GemmEfficiency.Run(args);
 if (args.Length > 0 && args[0] == "recipe") return RecipeRuns.Run(args);
 if (args.Length > 0 && args[0] == "time-to-accuracy") return TimeToAccuracy.Run(args);
 if (args.Length > 0 && args[0] == "reference")

@@ -107,10 +107,12 @@ namespace ViTCompiler.Generators
             /// <summary>
             /// The schedule (CompiledVit.ImageParallel.cs has the mechanism). A narrow encoder's operations last microseconds
             /// and end in a barrier each, so threads that run whole passes on their own images beat threads that split every
-            /// operation: measured on two Zen 3 cores, the 64-wide Fashion hybrid's training step (batch 32) 0.86–0.89× the
-            /// time, the pure 6 × 64 one's (batch 128) 0.79–0.87×, ViT-Ti/16's (192 wide, batch 16) 0.90–0.95×, its forward at
-            /// batch 2 0.80×; ViT-S/16 (384) forward at batch 8 0.97×. Wider models keep the operation-parallel GEMMs, which
-            /// are efficient there and read each weight once for all images. A training shard holds about ShardRows rows
+            /// operation: measured on two Zen 3 cores (docs/PERFORMANCE.md, "Image-parallel schedule"), the 64-wide Fashion
+            /// hybrid's training step 0.75–0.85× the time, the pure 6 × 64 one's 0.80–0.85×, ViT-Ti/16's (192 wide, batch 16)
+            /// 0.90–0.95×. Forward passes gain less (the Fashion model's evaluation 0.90–0.99×; ViT-Ti/16 and ViT-S/16 at batch
+            /// 8 no change beyond the noise: two rounds of three 1–3 % faster, one 15 % slower); they give each thread its own
+            /// images up to width 384 anyway, the output being the same either way. Wider models keep the operation-parallel GEMMs, which are
+            /// efficient there and read each weight once for all images. A training shard holds about ShardRows rows
             /// (16 images of 50 tokens, 4 of 197): the size at which one thread's step was fastest per image.
             /// </summary>
             public static SchedulePlan Schedule(int hidden, int tokens)

@@ -99,7 +99,7 @@ public abstract unsafe partial class CompiledVit
         ref ForwardShards job = ref Unsafe.AsRef<ForwardShards>(context);
         CompiledVit model = job.Model, replica = model._replicas[shard];
         var config = model.Config;
-        int first = (int)((long)job.Batch * shard / job.Shards), images = (int)((long)job.Batch * (shard + 1) / job.Shards) - first;
+        int first = WorkerPool.PartStart(job.Batch, job.Shards, shard), images = WorkerPool.PartStart(job.Batch, job.Shards, shard + 1) - first;
         long attentionPerImage = (long)config.Layers * config.Heads * config.Tokens * config.Tokens;
         replica.ForwardCore(job.Pixels + (long)first * config.PixelsPerImage, images, job.Logits + (long)first * config.Classes,
             job.Attention == null ? null : job.Attention + first * attentionPerImage);
@@ -135,7 +135,6 @@ public abstract unsafe partial class CompiledVit
         }
         float* losses = stackalloc float[concurrent];
         var job = new TrainShards { Model = this, Pixels = pixels, Labels = labels, Logits = logits, Options = options, Batch = batch, Shards = shards, Losses = losses };
-        _ = GradientPointer; // allocated before the shards read it
         double lossSum = 0;
         for (int wave = 0; wave < shards; wave += concurrent)
         {
@@ -146,7 +145,7 @@ public abstract unsafe partial class CompiledVit
             for (int i = 0; i < count; i++)
             {
                 int s = wave + i;
-                lossSum += (double)losses[i] * (ShardEnd(batch, shards, s) - ShardEnd(batch, shards, s - 1));
+                lossSum += (double)losses[i] * (WorkerPool.PartStart(batch, shards, s + 1) - WorkerPool.PartStart(batch, shards, s));
             }
             Pool.RunRanges(_parameters.Length, _threads, 16_384, &AddShardGradients, Unsafe.AsPointer(ref job));
         }
@@ -159,11 +158,11 @@ public abstract unsafe partial class CompiledVit
     {
         ref TrainShards job = ref Unsafe.AsRef<TrainShards>(context);
         CompiledVit model = job.Model;
-        Span<float> total = model._gradients.AsSpan(start, end - start);
+        Span<float> total = model.GradientBlock.AsSpan(start, end - start);
         for (int i = 0; i < job.WaveShards; i++)
         {
             int s = job.FirstShard + i;
-            float weight = (float)(ShardEnd(job.Batch, job.Shards, s) - ShardEnd(job.Batch, job.Shards, s - 1)) / job.Batch;
+            float weight = (float)(WorkerPool.PartStart(job.Batch, job.Shards, s + 1) - WorkerPool.PartStart(job.Batch, job.Shards, s)) / job.Batch;
             ReadOnlySpan<float> shard = model._shardGradients[i].AsSpan(start, end - start);
             int j = 0;
             if (Vector.IsHardwareAccelerated)
@@ -176,16 +175,14 @@ public abstract unsafe partial class CompiledVit
         }
     }
 
-    private static int ShardEnd(int batch, int shards, int shard) => shard < 0 ? 0 : (int)((long)batch * (shard + 1) / shards);
-
     private static void RunTrainShard(void* context, int item, int worker)
     {
         ref TrainShards job = ref Unsafe.AsRef<TrainShards>(context);
         CompiledVit replica = job.Model._replicas[item];
         var config = job.Model.Config;
         int shard = job.FirstShard + item;
-        int first = ShardEnd(job.Batch, job.Shards, shard - 1), images = ShardEnd(job.Batch, job.Shards, shard) - first;
-        replica._gradients!.AsSpan().Clear();
+        int first = WorkerPool.PartStart(job.Batch, job.Shards, shard), images = WorkerPool.PartStart(job.Batch, job.Shards, shard + 1) - first;
+        replica.GradientBlock.AsSpan().Clear();
         // Each shard draws its own dropout masks (they are indexed within the pass); shard 0 keeps the step's seed.
         var options = job.Options with { Seed = Dropout.ShardSeed(job.Options.Seed, shard) };
         job.Losses[item] = replica.TrainStepCore(job.Pixels + (long)first * config.PixelsPerImage, job.Labels + first, images, options,

@@ -69,17 +69,15 @@ public abstract unsafe partial class CompiledVit : IVitTrainable
     }
 
     /// <summary>The gradient block, allocated (pinned) on first use so inference-only models do not pay for it.</summary>
-    public Span<float> Gradients => _gradients ??= GC.AllocateArray<float>(_parameters.Length, pinned: true);
+    public Span<float> Gradients => GradientBlock;
+
+    private float[] GradientBlock => _gradients ??= GC.AllocateArray<float>(_parameters.Length, pinned: true);
 
     /// <summary>The gradient block (pinned).</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     protected float* GradientPointer
     {
-        get
-        {
-            _gradients ??= GC.AllocateArray<float>(_parameters.Length, pinned: true);
-            return (float*)Unsafe.AsPointer(ref _gradients[0]);
-        }
+        get => (float*)Unsafe.AsPointer(ref GradientBlock[0]);
     }
 
     public float TrainStep(ReadOnlySpan<float> pixels, ReadOnlySpan<int> labels, int batch, in TrainStepOptions options, Span<float> logits)

@@ -115,9 +115,14 @@ public sealed unsafe class WorkerPool
     private static void RunRange(void* context, int chunk, int worker)
     {
         RangeJob* job = (RangeJob*)context;
-        int start = (int)((long)chunk * job->Count / job->Chunks), end = (int)((long)(chunk + 1) * job->Count / job->Chunks);
-        job->Function(job->Context, start, end);
+        job->Function(job->Context, PartStart(job->Count, job->Chunks, chunk), PartStart(job->Count, job->Chunks, chunk + 1));
     }
+
+    /// <summary>
+    /// Where part <paramref name="part"/> starts when <paramref name="count"/> items are cut into <paramref name="parts"/>
+    /// contiguous parts of ⌊count / parts⌋ or one more, in order (part <paramref name="parts"/> "starts" at the end).
+    /// </summary>
+    internal static int PartStart(int count, int parts, int part) => (int)((long)count * part / parts);
 
     private void Work(int worker)
     {

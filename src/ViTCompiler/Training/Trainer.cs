@@ -352,7 +352,7 @@ public sealed partial class Trainer : IDisposable
         int correct = 0, previous = 0;
         for (int part = mine; part < mine + Options.Accumulate; part++)
         {
-            int first = (int)((long)count * part / parts), images = (int)((long)count * (part + 1) / parts) - first;
+            int first = Infrastructure.WorkerPool.PartStart(count, parts, part), images = Infrastructure.WorkerPool.PartStart(count, parts, part + 1) - first;
             if (images == 0) continue;
             if (previous != 0 && previous != images) TensorPrimitives.Multiply(gradients, (float)previous / images, gradients);
             var options = new TrainStepOptions(Options.LabelSmoothing, Options.Dropout, Options.DropPath, Infrastructure.Dropout.MicroBatchSeed(stepSeed, part));

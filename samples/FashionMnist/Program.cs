@@ -5,7 +5,7 @@ using ViTCompiler.Data;
 using ViTCompiler.IO;
 using ViTCompiler.Training;
 
-// Train FashionHybridVit (or FashionVit) on Fashion-MNIST with a progress bar, report test accuracy, save a checkpoint, classify a few images.
+// Train FashionHybridVit (FashionDeepHybridVit with --full, or FashionVit) on Fashion-MNIST with a progress bar, report test accuracy, save a checkpoint, classify a few images.
 // Run: dotnet run -c Release --project samples/FashionMnist [-- --epochs 1]
 
 Arguments arguments;
@@ -29,7 +29,7 @@ try
     (LabeledImages train, LabeledImages test, string source) = LoadData(arguments);
     Console.WriteLine($"Data: {source}: {train.Count:N0} training and {test.Count:N0} test images.");
 
-    // The library's Fashion-MNIST recipe (AdamW, warm-up and cosine decay; 2 epochs, or 14 with --full), with the flags
+    // The library's Fashion-MNIST recipe (AdamW, warm-up and cosine decay; 2 epochs, or the 15-minute one with --full), with the flags
     // given on the command line. A resumed run continues with the settings its checkpoint recorded;
     // flags given now win.
     TrainerOptions recipe = (arguments.Full ? TrainerOptions.FashionMnistFull : TrainerOptions.FashionMnist) with
@@ -38,7 +38,12 @@ try
     };
     TrainerOptions options = arguments.Overrides.ApplyTo(arguments.Resume is null ? recipe : Trainer.ReadSettings(arguments.Resume, recipe));
 
-    CompiledVit model = arguments.Model == "vit" ? new FashionVit(seed: options.Seed) : new FashionHybridVit(seed: options.Seed);
+    CompiledVit model = arguments.Model switch
+    {
+        "vit" => new FashionVit(seed: options.Seed),
+        "deep" => new FashionDeepHybridVit(seed: options.Seed),
+        _ => new FashionHybridVit(seed: options.Seed),
+    };
     Console.WriteLine($"Model: {model.Config}, {model.Config.ParameterCount:N0} parameters, {model.Engine}.");
     using var trainer = new Trainer(model, train, test, options, new ConsoleProgress());
     if (arguments.Resume is not null)

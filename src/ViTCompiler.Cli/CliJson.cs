@@ -12,7 +12,7 @@ internal sealed record TrainJson(
     int? TestImages, double? TestAccuracy, double? TestLoss, double ImagesPerSecond, double ElapsedSeconds, string? Checkpoint, int Ranks);
 
 /// <summary><c>vit eval --json</c>.</summary>
-internal sealed record EvalJson(string Weights, int Images, int Correct, double Accuracy, double Loss);
+internal sealed record EvalJson(string Weights, int Images, int Correct, double Accuracy, double Loss, bool TestTimeFlip);
 
 /// <summary><c>vit probe --json</c>.</summary>
 internal sealed record ProbeJson(string Weights, int Shots, int Classes, int Features, double L2, int FitImages, int TestImages, int Correct,

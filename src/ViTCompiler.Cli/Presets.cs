@@ -68,7 +68,7 @@ internal sealed partial class VitBase16At384Hf { }
 [VitModel(ImageSize = 56, Channels = 1, Patch = 4, Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
 internal sealed partial class FashionVit56 { }
 
-// The fashion-mnist presets, FashionMnistSample.FashionVit and FashionHybridVit (the paper's hybrid), are declared once, in samples/FashionMnist/FashionVit.cs, which
+// The fashion-mnist presets, FashionMnistSample.FashionVit, FashionHybridVit and FashionDeepHybridVit (the paper's hybrid), are declared once, in samples/FashionMnist/FashionVit.cs, which
 // this project compiles (see ViTCompiler.Cli.csproj).
 
 /// <summary>One model compiled into this program.</summary>
@@ -104,6 +104,7 @@ internal static class Presets
         new("vit-b16-384", nameof(VitBase16At384), VitBase16At384.ModelConfig, (seed, classes) => new VitBase16At384(seed, classes), VitBase16At384.ScheduleReason),
         new("fashion-mnist", nameof(FashionVit), FashionVit.ModelConfig, (seed, classes) => new FashionVit(seed, classes), FashionVit.ScheduleReason),
         new("fashion-mnist-hybrid", nameof(FashionHybridVit), FashionHybridVit.ModelConfig, (seed, classes) => new FashionHybridVit(seed, classes), FashionHybridVit.ScheduleReason),
+        new("fashion-mnist-deep-hybrid", nameof(FashionDeepHybridVit), FashionDeepHybridVit.ModelConfig, (seed, classes) => new FashionDeepHybridVit(seed, classes), FashionDeepHybridVit.ScheduleReason),
         new("fashion-mnist-56", nameof(FashionVit56), FashionVit56.ModelConfig, (seed, classes) => new FashionVit56(seed, classes), FashionVit56.ScheduleReason),
         new(null, nameof(VitTiny16Hf), VitTiny16Hf.ModelConfig, (seed, classes) => new VitTiny16Hf(seed, classes), VitTiny16Hf.ScheduleReason),
         new(null, nameof(VitSmall16Hf), VitSmall16Hf.ModelConfig, (seed, classes) => new VitSmall16Hf(seed, classes), VitSmall16Hf.ScheduleReason),

@@ -22,7 +22,11 @@ public class JsonOutputTests
         Assert.Equal("steps total_steps completed cancelled train_loss train_accuracy test_images test_accuracy test_loss images_per_second elapsed_seconds checkpoint ranks", Keys(train));
 
         JsonElement eval = Assert.Single(Cli.Ok("eval", "--weights", checkpoint, "--data", data, "--json").JsonLines);
-        Assert.Equal("weights images correct accuracy loss", Keys(eval));
+        Assert.Equal("weights images correct accuracy loss test_time_flip", Keys(eval));
+        Assert.False(eval.GetProperty("test_time_flip").GetBoolean());
+        JsonElement flipped = Assert.Single(Cli.Ok("eval", "--weights", checkpoint, "--data", data, "--flip", "--json").JsonLines);
+        Assert.True(flipped.GetProperty("test_time_flip").GetBoolean());
+        Assert.Equal(eval.GetProperty("images").GetInt32(), flipped.GetProperty("images").GetInt32());
 
         string png = TestImages.Png(dir.File("bar.png"));
         JsonElement classify = Assert.Single(Cli.Ok("classify", png, "--weights", checkpoint, "--top", "2", "--json").JsonLines);

@@ -107,6 +107,14 @@ class Vit(nn.Module):
         return self.head(self.norm(x[:, 0]))
 
 
+# The sample's models (samples/FashionMnist/FashionVit.cs), by the sample's --model names.
+MODELS = {
+    "hybrid": lambda: Vit(((32, 2), (64, 2)), 8, 1, layers=2),
+    "deep": lambda: Vit(((32, 1), (64, 2), (64, 2), (64, 1), (64, 1)), 8, 1, layers=2),
+    "vit": lambda: Vit((), 8, 4),
+}
+
+
 def augment(images, padding, generator):
     """Random crops with `padding` black pixels and horizontal flips, on raw 0–255 images (B, 28, 28)."""
     b, h, w = images.shape
@@ -127,7 +135,7 @@ def normalise(images):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=["hybrid", "vit"], default="hybrid")
+    p.add_argument("--model", choices=list(MODELS), default="hybrid")
     p.add_argument("--data", default="data/fashion-mnist", help="folder with the four IDX files (default: the repository's)")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch", type=int, default=32)
@@ -138,6 +146,7 @@ def main():
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--smoothing", type=float, default=0.0)
     p.add_argument("--crop", type=int, default=0)
+    p.add_argument("--flip-test", action="store_true", help="average each test image's logits with its mirror image's")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -147,7 +156,7 @@ def main():
     torch.manual_seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed + 1)
     train_x, train_y, test_x, test_y = load(args)
-    model = Vit(((32, 2), (64, 2)), 8, 1, layers=2) if args.model == "hybrid" else Vit((), 8, 4)
+    model = MODELS[args.model]()
 
     decayed = [p for n, p in model.named_parameters() if p.dim() >= 2 and n not in ("cls", "pos")]
     others = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and n not in ("cls", "pos"))]
@@ -188,7 +197,10 @@ def main():
         correct = 0
         with torch.no_grad():
             for i in range(0, len(test_x), 500):
-                correct += (model(normalise(test_x[i:i + 500])).argmax(-1) == test_y[i:i + 500]).sum().item()
+                logits = model(normalise(test_x[i:i + 500]))
+                if args.flip_test:
+                    logits = (logits + model(normalise(test_x[i:i + 500].flip(-1)))) / 2
+                correct += (logits.argmax(-1) == test_y[i:i + 500]).sum().item()
         print(json.dumps({"kind": "epoch", "epoch": epoch, "step": step, "train_loss": round(loss_sum / per_epoch, 5),
                           "test_accuracy": correct / len(test_x), "images_per_second": round(per_epoch * args.batch / train_seconds, 1),
                           "elapsed_seconds": round(time.perf_counter() - start, 2)}), flush=True)

@@ -13,6 +13,7 @@ internal static class EvalCommand
         Option<string> weights = CommonOptions.Weights(required: true);
         var data = new Option<string>("--data", "-d") { Description = "Labelled images: an IDX folder (its t10k split) or a folder of class subfolders.", HelpName = "DIR", Required = true };
         var batch = new Option<int>("--batch", "-b") { Description = "Images per forward pass.", DefaultValueFactory = _ => 256, HelpName = "N" };
+        var flip = new Option<bool>("--flip") { Description = "Average each image's logits with its mirror image's (test-time flip; twice the forward passes)." };
         Option<string> normalize = CommonOptions.Normalize();
         Option<string> config = CommonOptions.Config();
         Option<int?> heads = CommonOptions.Heads();
@@ -20,7 +21,7 @@ internal static class EvalCommand
         Option<bool> json = CommonOptions.Json();
         var command = new Command("eval", "Measure a model's accuracy and cross-entropy loss on labelled images.")
         {
-            weights, data, batch, normalize, config, heads, threads, json,
+            weights, data, batch, flip, normalize, config, heads, threads, json,
         };
         command.SetAction(parse => context.Run(() =>
         {
@@ -32,17 +33,18 @@ internal static class EvalCommand
             images = TrainingData.InModelOrder(images, names, parse.GetValue(data)!);
             IVitTrainable model = resolved.LoadModel(context, inferenceOnly: true);
             CommonOptions.ApplyThreads(model, parse.GetValue(threads));
-            EvaluationResult result = new Evaluator(images, normalization, Math.Min(batchSize, images.Count)).Evaluate(model);
+            EvaluationResult result = new Evaluator(images, normalization, Math.Min(batchSize, images.Count), parse.GetValue(flip)).Evaluate(model);
             if (parse.GetValue(json))
             {
                 context.WriteJsonLine(new EvalJson(resolved.Source.Path, result.Images, result.Correct, Math.Round(result.Accuracy, 6),
-                    Math.Round(result.Loss, 6)), CliJsonContext.Default.EvalJson);
+                    Math.Round(result.Loss, 6), parse.GetValue(flip)), CliJsonContext.Default.EvalJson);
             }
             else
             {
                 context.Output.WriteLine($"{description}: {images.Count:N0} images");
                 if (names is not null && names.Count <= 20) context.Output.WriteLine($"classes: {string.Join(", ", names)}");
-                context.Output.WriteLine(string.Format(CultureInfo.InvariantCulture, "accuracy {0:0.00}% ({1:N0}/{2:N0}), loss {3:0.0000}", 100 * result.Accuracy, result.Correct, result.Images, result.Loss));
+                context.Output.WriteLine(string.Format(CultureInfo.InvariantCulture, "accuracy {0:0.00}% ({1:N0}/{2:N0}), loss {3:0.0000}{4}", 100 * result.Accuracy, result.Correct, result.Images, result.Loss,
+                    parse.GetValue(flip) ? " (each image averaged with its mirror image)" : ""));
             }
             return ExitCodes.Ok;
         }));

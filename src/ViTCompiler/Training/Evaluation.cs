@@ -20,25 +20,33 @@ public readonly record struct EvaluationResult(int Images, int Correct, double L
 /// Evaluates models on one labelled image set: normalised batches through <see cref="IVitClassifier.Forward(ReadOnlySpan{float}, int, Span{float})"/>,
 /// accuracy and mean cross-entropy. Buffers are made once, so repeated evaluations (one per epoch) allocate nothing.
 /// </summary>
+/// <remarks>
+/// With <c>testTimeFlip</c>, every image is also run mirrored left–right and the two views' logits are averaged before
+/// the arg-max and the loss (test-time augmentation with the flip a model was trained with): twice the forward passes,
+/// usually a few tenths of a point of accuracy for a model trained with <see cref="BatcherOptions.HorizontalFlip"/>.
+/// </remarks>
 public sealed class Evaluator
 {
     private readonly LabeledImages _images;
     private readonly BatcherOptions _options;
     private ImageBatcher _batcher;
+    private ImageBatcher? _mirrored;
     private readonly float[] _pixels;
     private readonly int[] _labels;
-    private float[] _logits = [];
+    private float[] _logits = [], _mirroredLogits = [];
 
     /// <summary>An evaluator over <paramref name="images"/>, in their stored order, without augmentation.</summary>
     /// <param name="images">The images, e.g. the test split.</param>
     /// <param name="normalization">The normalisation the model was trained with.</param>
     /// <param name="batchSize">Images per forward pass.</param>
-    public Evaluator(LabeledImages images, ChannelNormalization normalization, int batchSize = 256)
+    /// <param name="testTimeFlip">Average each image's logits with its mirror image's (see the remarks).</param>
+    public Evaluator(LabeledImages images, ChannelNormalization normalization, int batchSize = 256, bool testTimeFlip = false)
     {
         ArgumentNullException.ThrowIfNull(images);
         _images = images;
         _options = BatcherOptions.Evaluation(Math.Min(batchSize, images.Count), normalization);
         _batcher = new ImageBatcher(images, _options);
+        if (testTimeFlip) _mirrored = new ImageBatcher(images, _options with { Mirror = true });
         _pixels = new float[_batcher.FloatsPerBatch];
         _labels = new int[_options.BatchSize];
     }
@@ -46,7 +54,10 @@ public sealed class Evaluator
     /// <summary>The images evaluated.</summary>
     public LabeledImages Images => _images;
 
-    /// <summary>Runs <paramref name="model"/> over every image once and returns accuracy and mean loss.</summary>
+    /// <summary>Whether each image's logits are averaged with its mirror image's.</summary>
+    public bool TestTimeFlip => _mirrored is not null;
+
+    /// <summary>Runs <paramref name="model"/> over every image once (twice with <see cref="TestTimeFlip"/>) and returns accuracy and mean loss.</summary>
     /// <exception cref="ArgumentException">The images do not fit the model (size, channels or classes).</exception>
     public EvaluationResult Evaluate(IVitClassifier model)
     {
@@ -54,15 +65,26 @@ public sealed class Evaluator
         CheckFits(_images, model.Config, "evaluation");
         int classes = model.Config.Classes;
         if (_logits.Length != _options.BatchSize * classes) _logits = new float[_options.BatchSize * classes];
-        // An earlier evaluation that threw part-way leaves the batcher inside its pass: start a fresh one.
+        if (_mirrored is not null && _mirroredLogits.Length != _logits.Length) _mirroredLogits = new float[_logits.Length];
+        // An earlier evaluation that threw part-way leaves the batchers inside their pass: start fresh ones.
         if (_batcher.Position != 0) _batcher = new ImageBatcher(_images, _options);
+        if (_mirrored is not null && _mirrored.Position != 0) _mirrored = new ImageBatcher(_images, _mirrored.Options);
 
         int images = 0, correct = 0;
         double loss = 0;
         while (_batcher.TryNextBatch(_pixels, _labels, out int count))
         {
             Span<float> logits = _logits.AsSpan(0, count * classes);
-            model.Forward(_pixels.AsSpan(0, count * _images.PixelsPerImage), count, logits);
+            ReadOnlySpan<float> pixels = _pixels.AsSpan(0, count * _images.PixelsPerImage);
+            model.Forward(pixels, count, logits);
+            if (_mirrored is not null)
+            {
+                Span<float> mirrored = _mirroredLogits.AsSpan(0, logits.Length);
+                _mirrored.TryNextBatch(_pixels, _labels, out _);
+                model.Forward(pixels, count, mirrored);
+                TensorPrimitives.Add(logits, mirrored, logits);
+                TensorPrimitives.Multiply(logits, 0.5f, logits);
+            }
             for (int i = 0; i < count; i++)
             {
                 ReadOnlySpan<float> row = logits.Slice(i * classes, classes);
@@ -71,6 +93,8 @@ public sealed class Evaluator
             }
             images += count;
         }
+        // Keep the two passes in step: the mirrored batcher ends its pass too.
+        _mirrored?.TryNextBatch(_pixels, _labels, out _);
         return new EvaluationResult(images, correct, loss / images);
     }
 

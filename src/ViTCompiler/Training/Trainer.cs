@@ -143,7 +143,7 @@ public sealed partial class Trainer : IDisposable
             throw new ArgumentException($"A batch of {options.BatchSize} cannot be split into {options.Accumulate} micro-batches on each of {_communicator.Size} ranks; raise BatchSize or lower Accumulate.", nameof(options));
         _hasTest = test is not null;
         _testImages = TestDescription(test);
-        if (TestShare(test, _communicator) is LabeledImages share) _evaluator = new Evaluator(share, options.Normalization, options.EvaluationBatchSize);
+        if (TestShare(test, _communicator) is LabeledImages share) _evaluator = new Evaluator(share, options.Normalization, options.EvaluationBatchSize, options.TestTimeFlip);
         // The dropout seeds come from a stream of their own, so changing augmentation does not change the masks.
         _random = new VitRandom(options.Seed ^ 0xD80F_5EED_0000_0001UL);
         _pixelsPerImage = train.PixelsPerImage;

@@ -98,6 +98,12 @@ public sealed record TrainerOptions
     /// <summary>Images per forward pass when evaluating.</summary>
     public int EvaluationBatchSize { get; init; } = 256;
 
+    /// <summary>
+    /// Evaluate each test image and its mirror image and average their logits (test-time flip; see
+    /// <see cref="Evaluator"/>): twice the evaluation's forward passes; training is unchanged.
+    /// </summary>
+    public bool TestTimeFlip { get; init; }
+
     /// <summary>Steps between <see cref="TrainingProgressKind.Interval"/> progress reports and metrics records.</summary>
     public int LogEverySteps { get; init; } = 50;
 

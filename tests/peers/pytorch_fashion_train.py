@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""PyTorch peer for time to accuracy on Fashion-MNIST: the FashionMnist sample's models (the hybrid, FashionHybridVit, or
-the pure FashionVit) trained with TrainerOptions.FashionMnist's recipe (FashionMnistFull's with --epochs 14) from the same initialisation scheme
-(ParameterInit.Initialize), printing one JSON line per epoch with the test accuracy and the wall time since start.
+"""PyTorch peer for time to accuracy on Fashion-MNIST: the FashionMnist sample's models (the hybrid FashionHybridVit, the
+deep hybrid FashionDeepHybridVit or the pure FashionVit) trained with TrainerOptions.FashionMnist's recipe (the flags
+below give FashionMnistFull's) from the same initialisation scheme (ParameterInit.Initialize), printing one JSON line per
+epoch with the test accuracy and the wall time since start.
 
-  /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model hybrid --epochs 14 --threads 2
+  /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model hybrid --epochs 2 --threads 2
+  /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model deep --epochs 16 --crop 2 --smoothing 0.1 --flip-test --threads 2
   /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model vit --data /usr/share/datasets/fashion-mnist
 
 Needs Debian's python3-torch (PyTorch 1.13) and libopenblas0-pthread (see pytorch_vit.py). Benchmark it on a quiet machine
@@ -12,11 +14,12 @@ with the OpenBLAS variables of this repository's shell cleared for this command 
   (unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; /usr/bin/python3 tests/peers/pytorch_fashion_train.py ... > torch.jsonl)
 
 What is the same as ViTCompiler's run: the model (pre-LayerNorm blocks, exact GELU, class token, LayerNorm ε 1e-6; the
-hybrid's stem of 3 × 3 convolutions without bias, GroupNorm (8 groups, ε 1e-5) and ReLU: 32 channels with stride 2,
-64 with stride 2, 1 × 1 patches, 2 blocks), the initialisation (timm's "jax" scheme), AdamW (β 0.9/0.999, ε 1e-8) with
+hybrids' stems of 3 × 3 convolutions without bias, GroupNorm (8 groups, ε 1e-5) and ReLU — 32 channels with stride 2,
+64 with stride 2; or 32/1, 64/2, 64/2, 64/1, 64/1 — 1 × 1 patches, 2 blocks), the initialisation (timm's "jax" scheme), AdamW (β 0.9/0.999, ε 1e-8) with
 decoupled weight decay 0.05 on weight matrices and convolutions only, linear warm-up for 20 steps then cosine decay to
 1e-5 per step, global-norm clipping at 1, no label smoothing and no augmentation (--smoothing and --crop turn on label
-smoothing and random crops with horizontal flips), normalisation (x − 0.2860) / 0.3530, batches of 32 drawn without
+smoothing and random crops with horizontal flips; --flip-test averages each test image's logits with its mirror
+image's, as TrainerOptions.TestTimeFlip does), normalisation (x − 0.2860) / 0.3530, batches of 32 drawn without
 replacement and the last partial batch dropped. What differs: the random streams (shuffling, augmentation, initial
 values), so curves agree in distribution, not bit for bit.
 """
@@ -54,7 +57,7 @@ def load(args):
 
 
 class Vit(nn.Module):
-    """FashionVit (stem=()) or FashionHybridVit (stem=((32, 2), (64, 2)), patch 1, 2 layers), as declared in samples/FashionMnist."""
+    """FashionVit (stem=()) or a hybrid (stem=((channels, stride), ...), patch 1, 2 layers), as declared in samples/FashionMnist."""
 
     def __init__(self, stem, groups, patch, layers=6, d=64, heads=4, mlp=128, classes=10, image=28, channels=1):
         super().__init__()

@@ -229,7 +229,7 @@ public sealed partial class Trainer : IDisposable
             Report(TrainingProgressKind.Started, default, _step >= target ? null :
                 $"Training {_model.Config} ({_model.Engine}, {_model.Threads} thread{(_model.Threads == 1 ? "" : "s")}{(_communicator.Size > 1 ? $" on each of {_communicator.Size} ranks" : "")}): " +
                 $"{Options.Optimizer} at {Options.LearningRate:G3}, batch {Options.BatchSize}{(Options.Accumulate > 1 ? $" in {Options.Accumulate} micro-batches" : "")}, step {_step + 1:N0} to {target:N0} of {TotalSteps:N0} " +
-                $"({StepsPerEpoch:N0} per epoch).");
+                $"({StepsPerEpoch:N0} per epoch){(Options.TestTimeFlip && _hasTest ? "; test images evaluated with their mirror images (test-time flip)" : "")}.");
             while (_step < target)
             {
                 // Under MPI every rank stops at the same step: the one after all ranks' flags were summed.

@@ -6,7 +6,7 @@
 #
 # Needs: the .NET SDK with NuGet (the linux-arm64 runtime pack is restored from the feed), and qemu-user,
 # libc6-arm64-cross and libstdc++6-arm64-cross (installed with apt-get when missing and the script runs as root).
-# Usage: .ci/arm64-qemu.sh [selftest presets…]   (default: fashion-mnist fashion-mnist-hybrid vit-ti16)
+# Usage: .ci/arm64-qemu.sh [selftest presets…]   (default: fashion-mnist fashion-mnist-hybrid fashion-mnist-deep-hybrid vit-ti16)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +43,7 @@ grep -q '"isa":"Vector128"' <<<"$info" || fail "the generated kernels do not tak
 vit info --preset fashion-mnist | tail -3
 
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(fashion-mnist fashion-mnist-hybrid vit-ti16)
+[ ${#presets[@]} -gt 0 ] || presets=(fashion-mnist fashion-mnist-hybrid fashion-mnist-deep-hybrid vit-ti16)
 args=()
 for p in "${presets[@]}"; do args+=(--preset "$p"); done
 vit selftest "${args[@]}" || fail "vit selftest exited $? (5: a preset differs from the reference engine)"

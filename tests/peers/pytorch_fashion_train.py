@@ -5,7 +5,7 @@ below give FashionMnistFull's) from the same initialisation scheme (ParameterIni
 epoch with the test accuracy and the wall time since start.
 
   /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model hybrid --epochs 2 --threads 2
-  /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model deep --epochs 16 --crop 2 --smoothing 0.1 --flip-test --threads 2
+  /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model deep --epochs 16 --crop 2 --flip-test --threads 2
   /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model vit --data /usr/share/datasets/fashion-mnist
 
 Needs Debian's python3-torch (PyTorch 1.13) and libopenblas0-pthread (see pytorch_vit.py). Benchmark it on a quiet machine

@@ -33,18 +33,19 @@ internal static class EvalCommand
             images = TrainingData.InModelOrder(images, names, parse.GetValue(data)!);
             IVitTrainable model = resolved.LoadModel(context, inferenceOnly: true);
             CommonOptions.ApplyThreads(model, parse.GetValue(threads));
-            EvaluationResult result = new Evaluator(images, normalization, Math.Min(batchSize, images.Count), parse.GetValue(flip)).Evaluate(model);
+            bool testTimeFlip = parse.GetValue(flip);
+            EvaluationResult result = new Evaluator(images, normalization, Math.Min(batchSize, images.Count), testTimeFlip).Evaluate(model);
             if (parse.GetValue(json))
             {
                 context.WriteJsonLine(new EvalJson(resolved.Source.Path, result.Images, result.Correct, Math.Round(result.Accuracy, 6),
-                    Math.Round(result.Loss, 6), parse.GetValue(flip)), CliJsonContext.Default.EvalJson);
+                    Math.Round(result.Loss, 6), testTimeFlip), CliJsonContext.Default.EvalJson);
             }
             else
             {
                 context.Output.WriteLine($"{description}: {images.Count:N0} images");
                 if (names is not null && names.Count <= 20) context.Output.WriteLine($"classes: {string.Join(", ", names)}");
                 context.Output.WriteLine(string.Format(CultureInfo.InvariantCulture, "accuracy {0:0.00}% ({1:N0}/{2:N0}), loss {3:0.0000}{4}", 100 * result.Accuracy, result.Correct, result.Images, result.Loss,
-                    parse.GetValue(flip) ? " (each image averaged with its mirror image)" : ""));
+                    testTimeFlip ? " (each image averaged with its mirror image)" : ""));
             }
             return ExitCodes.Ok;
         }));

@@ -24,12 +24,6 @@ public sealed record BatcherOptions
     /// <summary>Mirror each image left–right with probability 0.5.</summary>
     public bool HorizontalFlip { get; init; }
 
-    /// <summary>
-    /// Mirror every image left–right (no random draw; with <see cref="HorizontalFlip"/>, the random flip undoes it half of
-    /// the time). The second view of a test-time flip (<see cref="Training.Evaluator"/>).
-    /// </summary>
-    public bool Mirror { get; init; }
-
     /// <summary>Per-channel normalisation applied to every pixel, padding included.</summary>
     public ChannelNormalization Normalization { get; init; } = ChannelNormalization.None;
 
@@ -174,7 +168,6 @@ public sealed class ImageBatcher
                 left = _random.NextInt(2 * padding + 1);
             }
             if (Options.HorizontalFlip) flip = _random.NextDouble() < 0.5;
-            flip ^= Options.Mirror;
             WriteImage(_images.Image(index), pixels.Slice(i * perImage, perImage), top - padding, left - padding, flip);
             labels[i] = _images.Label(index);
         }
@@ -212,7 +205,7 @@ public sealed class ImageBatcher
         if (state[4] != Fingerprint())
             throw new ArgumentException(
                 $"The state was saved with different options ({DescribeFingerprint(state[4])}) than this batcher's ({DescribeFingerprint(Fingerprint())}); " +
-                "resume with the same Shuffle, CropPadding, HorizontalFlip and Mirror.", nameof(state));
+                "resume with the same Shuffle, CropPadding and HorizontalFlip.", nameof(state));
         if (state[1] > int.MaxValue || state[2] > (ulong)_end)
             throw new ArgumentException($"The state's epoch {state[1]} or position {state[2]} is impossible for {_end} images per epoch.", nameof(state));
         VitRandom epochStart = VitRandom.FromState(state.Slice(5, 4));
@@ -277,8 +270,8 @@ public sealed class ImageBatcher
     }
 
     private ulong Fingerprint() =>
-        (Options.Shuffle ? 1UL : 0) | (Options.HorizontalFlip ? 2UL : 0) | (Options.DropLast ? 4UL : 0) | (Options.Mirror ? 8UL : 0) | ((ulong)Options.CropPadding << 8);
+        (Options.Shuffle ? 1UL : 0) | (Options.HorizontalFlip ? 2UL : 0) | (Options.DropLast ? 4UL : 0) | ((ulong)Options.CropPadding << 8);
 
     private static string DescribeFingerprint(ulong f) =>
-        $"Shuffle={(f & 1) != 0}, HorizontalFlip={(f & 2) != 0}, DropLast={(f & 4) != 0}, Mirror={(f & 8) != 0}, CropPadding={f >> 8}";
+        $"Shuffle={(f & 1) != 0}, HorizontalFlip={(f & 2) != 0}, DropLast={(f & 4) != 0}, CropPadding={f >> 8}";
 }

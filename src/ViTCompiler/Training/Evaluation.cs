@@ -30,7 +30,6 @@ public sealed class Evaluator
     private readonly LabeledImages _images;
     private readonly BatcherOptions _options;
     private ImageBatcher _batcher;
-    private ImageBatcher? _mirrored;
     private readonly float[] _pixels;
     private readonly int[] _labels;
     private float[] _logits = [], _mirroredLogits = [];
@@ -46,7 +45,7 @@ public sealed class Evaluator
         _images = images;
         _options = BatcherOptions.Evaluation(Math.Min(batchSize, images.Count), normalization);
         _batcher = new ImageBatcher(images, _options);
-        if (testTimeFlip) _mirrored = new ImageBatcher(images, _options with { Mirror = true });
+        TestTimeFlip = testTimeFlip;
         _pixels = new float[_batcher.FloatsPerBatch];
         _labels = new int[_options.BatchSize];
     }
@@ -55,7 +54,7 @@ public sealed class Evaluator
     public LabeledImages Images => _images;
 
     /// <summary>Whether each image's logits are averaged with its mirror image's.</summary>
-    public bool TestTimeFlip => _mirrored is not null;
+    public bool TestTimeFlip { get; }
 
     /// <summary>Runs <paramref name="model"/> over every image once (twice with <see cref="TestTimeFlip"/>) and returns accuracy and mean loss.</summary>
     /// <exception cref="ArgumentException">The images do not fit the model (size, channels or classes).</exception>
@@ -65,22 +64,22 @@ public sealed class Evaluator
         CheckFits(_images, model.Config, "evaluation");
         int classes = model.Config.Classes;
         if (_logits.Length != _options.BatchSize * classes) _logits = new float[_options.BatchSize * classes];
-        if (_mirrored is not null && _mirroredLogits.Length != _logits.Length) _mirroredLogits = new float[_logits.Length];
-        // An earlier evaluation that threw part-way leaves the batchers inside their pass: start fresh ones.
+        if (TestTimeFlip && _mirroredLogits.Length != _logits.Length) _mirroredLogits = new float[_logits.Length];
+        // An earlier evaluation that threw part-way leaves the batcher inside its pass: start a fresh one.
         if (_batcher.Position != 0) _batcher = new ImageBatcher(_images, _options);
-        if (_mirrored is not null && _mirrored.Position != 0) _mirrored = new ImageBatcher(_images, _mirrored.Options);
 
         int images = 0, correct = 0;
         double loss = 0;
         while (_batcher.TryNextBatch(_pixels, _labels, out int count))
         {
             Span<float> logits = _logits.AsSpan(0, count * classes);
-            ReadOnlySpan<float> pixels = _pixels.AsSpan(0, count * _images.PixelsPerImage);
+            Span<float> pixels = _pixels.AsSpan(0, count * _images.PixelsPerImage);
             model.Forward(pixels, count, logits);
-            if (_mirrored is not null)
+            if (TestTimeFlip)
             {
+                // Normalisation is per pixel, so mirroring the normalised rows is normalising the mirror image.
+                for (int row = 0; row < pixels.Length; row += _images.Width) pixels.Slice(row, _images.Width).Reverse();
                 Span<float> mirrored = _mirroredLogits.AsSpan(0, logits.Length);
-                _mirrored.TryNextBatch(_pixels, _labels, out _);
                 model.Forward(pixels, count, mirrored);
                 TensorPrimitives.Add(logits, mirrored, logits);
                 TensorPrimitives.Multiply(logits, 0.5f, logits);
@@ -93,8 +92,6 @@ public sealed class Evaluator
             }
             images += count;
         }
-        // Keep the two passes in step: the mirrored batcher ends its pass too.
-        _mirrored?.TryNextBatch(_pixels, _labels, out _);
         return new EvaluationResult(images, correct, loss / images);
     }
 

@@ -131,7 +131,7 @@ public sealed record TrainerOptions
     /// <remarks>
     /// Sized for the README's main command, 3 minutes on two cores including the build: the sample's two-block hybrid
     /// trains 2 epochs of the 60,000 training images in 32 seconds on two quiet Zen 3 cores (87.65 % test accuracy; the
-    /// whole command 0:51 from a fresh clone, 1:51 on a busier host). In so short a run the model under-fits (training and test accuracy are
+    /// whole command 0:51–1:05 from a fresh clone, 1:51 on a busier host). In so short a run the model under-fits (training and test accuracy are
     /// equal), so augmentation and label smoothing only slow it down, and small batches learn more per image than large
     /// ones (docs/TRAINING.md records what was tried and what each gave). Add paths and threads with <c>with</c>; apply a
     /// user's choices (on a new or a resumed run) with <see cref="TrainerOverrides"/>.
@@ -160,7 +160,7 @@ public sealed record TrainerOptions
     /// </summary>
     /// <remarks>
     /// In a run this long the deep hybrid over-fits without augmentation and under-fits only mildly with it; the flip at
-    /// test time adds 0.3–0.4 points. Label smoothing 0.1 and weight averaging gave nothing measurable here
+    /// test time added 0.1–0.5 points at the end of every run measured. Label smoothing 0.1 and weight averaging gave nothing measurable here
     /// (docs/TRAINING.md has the runs epoch by epoch and what was tried).
     /// </remarks>
     public static TrainerOptions FashionMnistFull { get; } = FashionMnist with { Epochs = 16, CropPadding = 2, HorizontalFlip = true, TestTimeFlip = true };

@@ -173,23 +173,6 @@ public class ImageBatcherTests
     }
 
     [Fact]
-    public void Mirror_mirrors_every_image_and_inverts_the_random_flip_without_changing_the_draws()
-    {
-        LabeledImages image = HandMade();
-        float[] original = Expected(image, 0, 0, 0, false), mirrored = Expected(image, 0, 0, 0, true);
-        var always = new ImageBatcher(image, new BatcherOptions { BatchSize = 1, Mirror = true });
-        for (int epoch = 0; epoch < 3; epoch++) Assert.Equal(mirrored, AsBytes(Run(always, 2)[0].Pixels));
-
-        var random = new ImageBatcher(image, new BatcherOptions { BatchSize = 1, HorizontalFlip = true, Seed = 5 });
-        var inverted = new ImageBatcher(image, new BatcherOptions { BatchSize = 1, HorizontalFlip = true, Seed = 5, Mirror = true });
-        for (int epoch = 0; epoch < 40; epoch++)
-        {
-            float[] a = AsBytes(Run(random, 2)[0].Pixels), b = AsBytes(Run(inverted, 2)[0].Pixels);
-            Assert.Equal(a.SequenceEqual(original) ? mirrored : original, b);
-        }
-    }
-
-    [Fact]
     public void A_padded_crop_shifts_the_image_and_fills_with_zeros_at_every_offset()
     {
         LabeledImages image = HandMade();

@@ -10,7 +10,9 @@ namespace ViTCompiler.Generators
         {
             /// <summary>
             /// Each stage is im2col, one product with the packed convolution weight, then GroupNorm and ReLU; the patches
-            /// are cut from the last stage's NHWC map by the same im2col with a Patch × Patch kernel and stride.
+            /// are cut from the last stage's NHWC map by the same im2col with a Patch × Patch kernel and stride. The stages'
+            /// columns are tap-major (each tap's channels one contiguous run of the NHWC map) and their weights are
+            /// permuted to match when packed; the patches keep the patch weight's (channel, row, column) order.
             /// </summary>
             private static void WriteStemForward(SourceWriter w, VitSpec spec, bool training)
             {
@@ -24,8 +26,8 @@ namespace ViTCompiler.Generators
                     string layout = i == 0 ? $"(B, {t.InputChannels}, {t.InputSize}, {t.InputSize})" : $"(B, {t.InputSize}, {t.InputSize}, {t.InputChannels})";
                     string columns = training ? "stemColumns" + i : "stemColumns", conv = training ? "stemConv" + i : "stem" + i;
                     string mean = training ? "stemMean" + i : "stemMean", rstd = training ? "stemRstd" + i : "stemRstd";
-                    w.Line($"// {layout} -> (B·{positions}, {t.Columns})   stem {i}: im2col, 3 × 3, stride {t.Stride}, padding 1");
-                    w.Line($"{K}.Convolution.Im2Col(pool, threads, {input}, batch, {t.InputChannels}, {t.InputSize}, channelsLast: {(i == 0 ? "false" : "true")}, 3, {t.Stride}, 1, {columns});");
+                    w.Line($"// {layout} -> (B·{positions}, {t.Columns})   stem {i}: im2col, 3 × 3, stride {t.Stride}, padding 1, rows (row, column, channel)");
+                    w.Line($"{K}.Convolution.Im2Col(pool, threads, {input}, batch, {t.InputChannels}, {t.InputSize}, channelsLast: {(i == 0 ? "false" : "true")}, 3, {t.Stride}, 1, {columns}, tapMajor: true);");
                     w.Line($"// (B·{positions}, {t.Columns}) -> (B·{positions}, {t.Channels})   {Formula(p, "Stem" + i)}");
                     w.Line($"gemm = {K}.GemmProblem.Create(batch * {positions}, {t.Channels}, {t.Columns}, BlockK.Stem{i}, {columns}, {t.Columns}, {conv}, {t.Channels});");
                     w.Line($"gemm.BPacked = packed + _packedStem{i};");
@@ -62,16 +64,17 @@ namespace ViTCompiler.Generators
                     w.Line($"// stem{i} = ReLU(GroupNorm(conv{i}))   -> dconv{i} (in place), dγ, dβ");
                     w.Line($"{K}.Convolution.GroupNormReluBackward(pool, threads, {current}, stemConv{i}, stem{i}, stemMean{i}, stemRstd{i}, w + Offsets.Stem{i}NormWeight,");
                     w.Line($"    g + Offsets.Stem{i}NormWeight, g + Offsets.Stem{i}NormBias, stemPartials, batch, {positions}, {t.Channels}, StemGroups);");
-                    w.Line($"// dWconv{i} += dconv{i}ᵀ · columns   ({t.Channels}, B·{positions}) · (B·{positions}, {t.Columns}) -> ({t.Channels}, {t.Columns})");
-                    w.Line($"gemm = {K}.GemmProblem.Create({t.Channels}, {t.Columns}, batch * {positions}, BlockK.Stem{i}Weight, {current}, 1, g + Offsets.Stem{i}ConvWeight, {t.Columns});");
-                    w.Line($"gemm.AColStride = {t.Channels}; gemm.B = stemColumns{i}; gemm.BRowStride = {t.Columns}; gemm.BColStride = 1; {shared} gemm.Accumulate = true;");
+                    w.Line($"// dWconv{i} += dconv{i}ᵀ · columns   ({t.Channels}, B·{positions}) · (B·{positions}, {t.Columns}) -> ({t.Channels}, {t.Columns}), tap-major in the shared room, then added in the weight's order");
+                    w.Line($"gemm = {K}.GemmProblem.Create({t.Channels}, {t.Columns}, batch * {positions}, BlockK.Stem{i}Weight, {current}, 1, shared, {t.Columns});");
+                    w.Line($"gemm.AColStride = {t.Channels}; gemm.B = stemColumns{i}; gemm.BRowStride = {t.Columns}; gemm.BColStride = 1;");
                     w.Line($"Gemm.Run<TGradStem{i}>(ref gemm, pool, threads, scratch, (nint)perWorker);");
+                    w.Line($"{K}.Convolution.AddFromTapMajor(shared, g + Offsets.Stem{i}ConvWeight, {t.Channels}, {t.InputChannels}, 9);");
                     if (i == 0) continue; // the image needs no gradient
                     w.Line($"// dcolumns = dconv{i} · Wconv{i}   (B·{positions}, {t.Channels}) · ({t.Channels}, {t.Columns}) -> (B·{positions}, {t.Columns}), then col2im onto stem{i - 1}");
                     w.Line($"gemm = {K}.GemmProblem.Create(batch * {positions}, {t.Columns}, {t.Channels}, BlockK.Stem{i}Input, {current}, {t.Channels}, stemColumnsGradient, {t.Columns});");
-                    w.Line($"gemm.B = w + Offsets.Stem{i}ConvWeight; gemm.BRowStride = {t.Columns}; gemm.BColStride = 1; {shared}");
+                    w.Line($"gemm.B = packed + _tapMajorStem{i}; gemm.BRowStride = {t.Columns}; gemm.BColStride = 1; {shared}");
                     w.Line($"Gemm.Run<TGradStem{i}>(ref gemm, pool, threads, scratch, (nint)perWorker);");
-                    w.Line($"{K}.Convolution.Col2Im(pool, threads, stemColumnsGradient, batch, {t.InputChannels}, {t.InputSize}, channelsLast: true, 3, {t.Stride}, 1, {other});");
+                    w.Line($"{K}.Convolution.Col2Im(pool, threads, stemColumnsGradient, batch, {t.InputChannels}, {t.InputSize}, channelsLast: true, 3, {t.Stride}, 1, {other}, tapMajor: true);");
                     (current, other) = (other, current);
                 }
             }

@@ -261,7 +261,7 @@ namespace ViTCompiler.Generators
             {
                 w.Line("// Where each weight's packed panels start inside the packed block (they depend on the active tiles).");
                 w.Line("private long _packedPatch, _packedBlocks, _packedBlockStride, _packedQkv, _packedProj, _packedFc1, _packedFc2, _packedHead;");
-                if (spec.Plan.HasStem) w.Line("private long " + string.Join(", ", spec.Plan.StemStages.Select(t => "_packedStem" + t.Index)) + ";");
+                if (spec.Plan.HasStem) w.Line("private long " + string.Join(", ", spec.Plan.StemStages.Select(t => "_packedStem" + t.Index + ", _tapMajorStem" + t.Index)) + ";");
                 w.Line();
                 w.Line("// A torch-layout weight W (out × in) is read as B = Wᵀ: B[k, j] = W[j·in + k]; PackWeight(packed, W, out, in, K block)");
                 w.Line("// also releases W from the parameter block when the model is InferenceOnly (one copy of the weights).");
@@ -270,7 +270,10 @@ namespace ViTCompiler.Generators
                 w.Line("{");
                 w.Line("    long size = 0;");
                 foreach (StemStagePlan t in spec.Plan.StemStages)
+                {
                     w.Line($"    _packedStem{t.Index} = size; size += Gemm.PackedSize<TStem{t.Index}>({t.Channels}, {t.Columns});");
+                    w.Line($"    _tapMajorStem{t.Index} = size; size += {t.Channels * t.Columns}; // the weight as (out, 3, 3, in), which the backward pass reads too");
+                }
                 w.Line("    _packedPatch = size; size += Gemm.PackedSize<TPatch>(Hidden, PatchDim);");
                 w.Line("    _packedQkv = 0; _packedBlockStride = Gemm.PackedSize<TQkv>(3 * Hidden, Hidden);");
                 w.Line("    _packedProj = _packedBlockStride; _packedBlockStride += Gemm.PackedSize<TProj>(Hidden, Hidden);");
@@ -281,7 +284,7 @@ namespace ViTCompiler.Generators
                 w.Line("    float* packed = AllocatePacked(size);");
                 w.Line();
                 foreach (StemStagePlan t in spec.Plan.StemStages)
-                    w.Line($"    PackWeight<TStem{t.Index}>(packed + _packedStem{t.Index}, w + Offsets.Stem{t.Index}ConvWeight, {t.Channels}, {t.Columns}, BlockK.Stem{t.Index});");
+                    w.Line($"    PackConvolutionWeight<TStem{t.Index}>(packed + _packedStem{t.Index}, packed + _tapMajorStem{t.Index}, w + Offsets.Stem{t.Index}ConvWeight, {t.Channels}, {t.InputChannels}, 9, BlockK.Stem{t.Index});");
                 w.Line("    PackWeight<TPatch>(packed + _packedPatch, w + Offsets.PatchWeight, Hidden, PatchDim, BlockK.Patch);");
                 w.Line("    for (int layer = 0; layer < Layers; layer++)");
                 w.Line("    {");
@@ -483,6 +486,8 @@ namespace ViTCompiler.Generators
                     w.Line("sharedFloats = global::System.Math.Max(sharedFloats, Gemm.PackedSize<TGradPatch>(PatchDim, Hidden));");
                     foreach (StemStagePlan t in p.StemStages.Where(t => t.Index > 0))
                         w.Line($"sharedFloats = global::System.Math.Max(sharedFloats, Gemm.PackedSize<TGradStem{t.Index}>({t.Columns}, {t.Channels}));");
+                    w.Line("// ... and holds each convolution's weight gradient in tap-major order before it is added to the gradients.");
+                    w.Line($"sharedFloats = global::System.Math.Max(sharedFloats, {p.StemStages.Max(t => t.Channels * t.Columns)});");
                 }
                 WriteRegions(w, p.TrainingRegions, "Workspace(batch * TrainingFloatsPerImage + sharedFloats + threads * perWorker)", "shared");
                 w.Lines($$"""

@@ -52,6 +52,24 @@ public abstract unsafe partial class CompiledVit
         _matricesReleased = true;
     }
 
+    /// <summary>
+    /// Packs a stem convolution's torch-layout weight (<paramref name="n"/> outputs × <paramref name="channels"/> ×
+    /// <paramref name="taps"/>) for tap-major columns: writes the permuted matrix to <paramref name="tapMajor"/> (which
+    /// the backward pass reads as it is), packs that, then, for an <see cref="InferenceOnly"/> model, releases the
+    /// weight's pages (the permuted copy stays: n × channels × taps floats, small beside the encoder).
+    /// </summary>
+    [EditorBrowsable(EditorBrowsableState.Never)]
+    protected void PackConvolutionWeight<TKernel>(float* destination, float* tapMajor, float* weight, int n, int channels, int taps, int blockK)
+        where TKernel : IGemmKernel
+    {
+        int k = channels * taps;
+        Convolution.ToTapMajor(weight, tapMajor, n, channels, taps);
+        Gemm.PackB<TKernel>(destination, tapMajor, 1, k, n, k, blockK);
+        if (!_inferenceOnly) return;
+        ReleasePages(weight, (long)n * k);
+        _matricesReleased = true;
+    }
+
     private void ThrowIfReleased(string what)
     {
         if (_matricesReleased)

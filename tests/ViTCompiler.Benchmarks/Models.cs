@@ -26,7 +26,8 @@ public static class BenchmarkModels
         "b16" => new VitBase16(seed: 1),
         "fashion" => new FashionVit(seed: 1),
         "hybrid" => new FashionHybridVit(seed: 1),
-        _ => throw new ArgumentException($"Unknown model '{name}' (ti16, s16, b16, fashion, hybrid)."),
+        "deep" => new FashionDeepHybridVit(seed: 1),
+        _ => throw new ArgumentException($"Unknown model '{name}' (ti16, s16, b16, fashion, hybrid, deep)."),
     };
 
     /// <summary>Deterministic pseudo-random inputs in [−1, 1].</summary>

@@ -12,12 +12,15 @@ public static class TestData
         ParameterInit.Randomize(model.Config, edit.Values, seed);
     }
 
-    public static float[] Pixels(VitConfig config, int batch, ulong seed)
+    public static float[] Pixels(VitConfig config, int batch, ulong seed) => Uniform(batch * config.PixelsPerImage, seed);
+
+    /// <summary><paramref name="count"/> values drawn uniformly from [−1, 1).</summary>
+    public static float[] Uniform(int count, ulong seed)
     {
         var rng = new VitRandom(seed);
-        float[] pixels = new float[batch * config.PixelsPerImage];
-        for (int i = 0; i < pixels.Length; i++) pixels[i] = (float)(rng.NextDouble() * 2 - 1);
-        return pixels;
+        float[] values = new float[count];
+        for (int i = 0; i < values.Length; i++) values[i] = (float)(rng.NextDouble() * 2 - 1);
+        return values;
     }
 
     public static double[] ToDouble(ReadOnlySpan<float> values)

@@ -21,80 +21,91 @@ public static unsafe class Convolution
     {
         public float* Input, Output;
         public int Channels, Size, Kernel, Stride, Padding;
-        public bool ChannelsLast;
+        public bool ChannelsLast, TapMajor;
 
         /// <summary>Where element (channel, row, column) of one image's map is: NCHW or NHWC.</summary>
         public readonly (long Channel, long Row, long Column) Strides =>
             ChannelsLast ? (1, (long)Size * Channels, Channels) : ((long)Size * Size, Size, 1);
+
+        /// <summary>
+        /// Where a column row keeps (channel, tap) and how far apart its channels are: tap-major (tap·C + channel) or
+        /// channel-major (channel·k² + tap).
+        /// </summary>
+        public readonly (long Tap, long Channel) ColumnStrides => TapMajor ? (Channels, 1) : (1, (long)Kernel * Kernel);
     }
 
     /// <summary>Output side of a convolution: (S + 2p − k) / s + 1.</summary>
     public static int OutputSize(int size, int kernel, int stride, int padding) => (size + 2 * padding - kernel) / stride + 1;
 
     /// <summary>
-    /// (B, C, S, S) or (B, S, S, C) -> (B·O², C·k·k): one row per output position, flattened (channel, row, column) to
-    /// match a torch convolution weight (C_out, C, k, k); positions outside the map read zero. With k = s and p = 0 this
-    /// cuts patches.
+    /// (B, C, S, S) or (B, S, S, C) -> (B·O², C·k·k): one row per output position; positions outside the map read zero.
+    /// Each row is flattened (channel, row, column) when <paramref name="tapMajor"/> is false — the order of a torch
+    /// convolution weight (C_out, C, k, k), which is how patches are cut (k = s, p = 0) — and (row, column, channel) when
+    /// true, which for an NHWC map copies each kernel tap's C channels as one contiguous run (the stem's convolutions,
+    /// whose weights are permuted to match by <see cref="ToTapMajor"/>).
     /// </summary>
     public static void Im2Col(WorkerPool pool, int threads, float* input, int batch, int channels, int size, bool channelsLast,
-        int kernel, int stride, int padding, float* columns)
+        int kernel, int stride, int padding, float* columns, bool tapMajor = false)
     {
-        var job = new MapJob { Input = input, Output = columns, Channels = channels, Size = size, Kernel = kernel, Stride = stride, Padding = padding, ChannelsLast = channelsLast };
+        var job = new MapJob { Input = input, Output = columns, Channels = channels, Size = size, Kernel = kernel, Stride = stride, Padding = padding, ChannelsLast = channelsLast, TapMajor = tapMajor };
         pool.Run(batch, threads, &Im2ColImage, &job);
     }
 
     private static void Im2ColImage(void* context, int b, int worker)
     {
         MapJob* j = (MapJob*)context;
-        int c = j->Channels, s = j->Size, k = j->Kernel, o = OutputSize(s, k, j->Stride, j->Padding), kk = k * k, width = c * kk;
+        int c = j->Channels, s = j->Size, k = j->Kernel, o = OutputSize(s, k, j->Stride, j->Padding), width = c * k * k;
         float* map = j->Input + b * (long)c * s * s;
         float* rows = j->Output + (long)b * o * o * width;
         (long channelStride, long rowStride, long columnStride) = j->Strides;
+        (long tapStride, long toChannel) = j->ColumnStrides;
+        bool runs = channelStride == 1 && toChannel == 1; // both sides contiguous over the channels
         for (int oy = 0; oy < o; oy++)
             for (int ox = 0; ox < o; ox++)
             {
                 float* row = rows + ((long)oy * o + ox) * width;
-                // One bounds test per kernel tap, then the tap's channels (strided by k² in the row).
+                // One bounds test per kernel tap, then the tap's channels.
                 for (int ky = 0; ky < k; ky++)
                 {
                     int y = oy * j->Stride - j->Padding + ky;
                     for (int kx = 0; kx < k; kx++)
                     {
                         int x = ox * j->Stride - j->Padding + kx;
-                        float* to = row + ky * k + kx;
+                        float* to = row + (ky * k + kx) * tapStride;
                         if ((uint)y < (uint)s && (uint)x < (uint)s)
                         {
                             float* from = map + y * rowStride + x * columnStride;
-                            for (int ch = 0; ch < c; ch++) to[ch * kk] = from[ch * channelStride];
+                            if (runs) new ReadOnlySpan<float>(from, c).CopyTo(new Span<float>(to, c));
+                            else for (int ch = 0; ch < c; ch++) to[ch * toChannel] = from[ch * channelStride];
                         }
-                        else
-                        {
-                            for (int ch = 0; ch < c; ch++) to[ch * kk] = 0f;
-                        }
+                        else if (runs) new Span<float>(to, c).Clear();
+                        else for (int ch = 0; ch < c; ch++) to[ch * toChannel] = 0f;
                     }
                 }
             }
     }
 
     /// <summary>
-    /// The adjoint of <see cref="Im2Col"/>: d map = Σ of every column entry that read it (entries that read padding are
-    /// dropped). Overwrites <paramref name="dinput"/>; sums in a fixed (position, channel, row, column) order.
+    /// The adjoint of <see cref="Im2Col"/> (same layouts): d map = Σ of every column entry that read it (entries that read
+    /// padding are dropped). Overwrites <paramref name="dinput"/>; each map element sums its entries in position order.
     /// </summary>
     public static void Col2Im(WorkerPool pool, int threads, float* dcolumns, int batch, int channels, int size, bool channelsLast,
-        int kernel, int stride, int padding, float* dinput)
+        int kernel, int stride, int padding, float* dinput, bool tapMajor = false)
     {
-        var job = new MapJob { Input = dcolumns, Output = dinput, Channels = channels, Size = size, Kernel = kernel, Stride = stride, Padding = padding, ChannelsLast = channelsLast };
+        var job = new MapJob { Input = dcolumns, Output = dinput, Channels = channels, Size = size, Kernel = kernel, Stride = stride, Padding = padding, ChannelsLast = channelsLast, TapMajor = tapMajor };
         pool.Run(batch, threads, &Col2ImImage, &job);
     }
 
     private static void Col2ImImage(void* context, int b, int worker)
     {
         MapJob* j = (MapJob*)context;
-        int c = j->Channels, s = j->Size, k = j->Kernel, o = OutputSize(s, k, j->Stride, j->Padding), kk = k * k, width = c * kk;
+        int c = j->Channels, s = j->Size, k = j->Kernel, o = OutputSize(s, k, j->Stride, j->Padding), width = c * k * k;
         float* map = j->Output + b * (long)c * s * s;
         new Span<float>(map, c * s * s).Clear();
         float* rows = j->Input + (long)b * o * o * width;
         (long channelStride, long rowStride, long columnStride) = j->Strides;
+        (long tapStride, long fromChannel) = j->ColumnStrides;
+        bool runs = channelStride == 1 && fromChannel == 1;
         // A map element gets at most one entry per position, so the sums run in position order whatever the inner order.
         for (int oy = 0; oy < o; oy++)
             for (int ox = 0; ox < o; ox++)
@@ -108,11 +119,43 @@ public static unsafe class Convolution
                     {
                         int x = ox * j->Stride - j->Padding + kx;
                         if ((uint)x >= (uint)s) continue;
-                        float* from = row + ky * k + kx, to = map + y * rowStride + x * columnStride;
-                        for (int ch = 0; ch < c; ch++) to[ch * channelStride] += from[ch * kk];
+                        float* from = row + (ky * k + kx) * tapStride, to = map + y * rowStride + x * columnStride;
+                        int ch = 0;
+                        if (runs && Vector.IsHardwareAccelerated)
+                            for (; ch <= c - Vector<float>.Count; ch += Vector<float>.Count)
+                                Vector.Store(Vector.Load(to + ch) + Vector.Load(from + ch), to + ch);
+                        for (; ch < c; ch++) to[ch * channelStride] += from[ch * fromChannel];
                     }
                 }
             }
+    }
+
+    /// <summary>
+    /// A convolution weight (C_out, C, k²) in torch order -> (C_out, k², C): the order of <see cref="Im2Col"/>'s
+    /// tap-major columns, so that the product with them is the same convolution.
+    /// </summary>
+    public static void ToTapMajor(float* weight, float* tapMajor, int outChannels, int channels, int taps)
+    {
+        for (int n = 0; n < outChannels; n++)
+        {
+            float* from = weight + (long)n * channels * taps, to = tapMajor + (long)n * channels * taps;
+            for (int ch = 0; ch < channels; ch++)
+                for (int t = 0; t < taps; t++) to[t * channels + ch] = from[ch * taps + t];
+        }
+    }
+
+    /// <summary>
+    /// gradient (C_out, C, k²) in torch order += <paramref name="tapMajor"/> (C_out, k², C): brings a weight gradient
+    /// computed against tap-major columns back to the parameter's layout.
+    /// </summary>
+    public static void AddFromTapMajor(float* tapMajor, float* gradient, int outChannels, int channels, int taps)
+    {
+        for (int n = 0; n < outChannels; n++)
+        {
+            float* from = tapMajor + (long)n * channels * taps, to = gradient + (long)n * channels * taps;
+            for (int ch = 0; ch < channels; ch++)
+                for (int t = 0; t < taps; t++) to[ch * taps + t] += from[t * channels + ch];
+        }
     }
 
     private struct NormJob

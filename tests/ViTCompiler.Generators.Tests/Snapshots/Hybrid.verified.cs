@@ -191,7 +191,7 @@ namespace Demo
 
         // Where each weight's packed panels start inside the packed block (they depend on the active tiles).
         private long _packedPatch, _packedBlocks, _packedBlockStride, _packedQkv, _packedProj, _packedFc1, _packedFc2, _packedHead;
-        private long _packedStem0, _packedStem1;
+        private long _packedStem0, _tapMajorStem0, _packedStem1, _tapMajorStem1;
 
         // A torch-layout weight W (out × in) is read as B = Wᵀ: B[k, j] = W[j·in + k]; PackWeight(packed, W, out, in, K block)
         // also releases W from the parameter block when the model is InferenceOnly (one copy of the weights).
@@ -209,7 +209,9 @@ namespace Demo
         {
             long size = 0;
             _packedStem0 = size; size += Gemm.PackedSize<TStem0>(4, 9);
+            _tapMajorStem0 = size; size += 36; // the weight as (out, 3, 3, in), which the backward pass reads too
             _packedStem1 = size; size += Gemm.PackedSize<TStem1>(8, 36);
+            _tapMajorStem1 = size; size += 288; // the weight as (out, 3, 3, in), which the backward pass reads too
             _packedPatch = size; size += Gemm.PackedSize<TPatch>(Hidden, PatchDim);
             _packedQkv = 0; _packedBlockStride = Gemm.PackedSize<TQkv>(3 * Hidden, Hidden);
             _packedProj = _packedBlockStride; _packedBlockStride += Gemm.PackedSize<TProj>(Hidden, Hidden);
@@ -219,8 +221,8 @@ namespace Demo
             _packedHead = size; size += Gemm.PackedSize<THead>(Classes, Hidden);
             float* packed = AllocatePacked(size);
 
-            PackWeight<TStem0>(packed + _packedStem0, w + Offsets.Stem0ConvWeight, 4, 9, BlockK.Stem0);
-            PackWeight<TStem1>(packed + _packedStem1, w + Offsets.Stem1ConvWeight, 8, 36, BlockK.Stem1);
+            PackConvolutionWeight<TStem0>(packed + _packedStem0, packed + _tapMajorStem0, w + Offsets.Stem0ConvWeight, 4, 1, 9, BlockK.Stem0);
+            PackConvolutionWeight<TStem1>(packed + _packedStem1, packed + _tapMajorStem1, w + Offsets.Stem1ConvWeight, 8, 4, 9, BlockK.Stem1);
             PackWeight<TPatch>(packed + _packedPatch, w + Offsets.PatchWeight, Hidden, PatchDim, BlockK.Patch);
             for (int layer = 0; layer < Layers; layer++)
             {
@@ -275,8 +277,8 @@ namespace Demo
             float* scratch = pooled + batch * 16L;
             global::ViTCompiler.Infrastructure.GemmProblem gemm;
 
-            // (B, 1, 8, 8) -> (B·64, 9)   stem 0: im2col, 3 × 3, stride 1, padding 1
-            global::ViTCompiler.Infrastructure.Convolution.Im2Col(pool, threads, pixels, batch, 1, 8, channelsLast: false, 3, 1, 1, stemColumns);
+            // (B, 1, 8, 8) -> (B·64, 9)   stem 0: im2col, 3 × 3, stride 1, padding 1, rows (row, column, channel)
+            global::ViTCompiler.Infrastructure.Convolution.Im2Col(pool, threads, pixels, batch, 1, 8, channelsLast: false, 3, 1, 1, stemColumns, tapMajor: true);
             // (B·64, 9) -> (B·64, 4)   stem0 = columns(stem input) · Wconv0ᵀ, then GroupNorm and ReLU
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch * 64, 4, 9, BlockK.Stem0, stemColumns, 9, stem0, 4);
             gemm.BPacked = packed + _packedStem0;
@@ -284,8 +286,8 @@ namespace Demo
             global::ViTCompiler.Infrastructure.Convolution.GroupNormReluForward(pool, threads, stem0, w + Offsets.Stem0NormWeight, w + Offsets.Stem0NormBias, stem0,
                 batch, 64, 4, StemGroups, StemEpsilon, stemMean, stemRstd);
 
-            // (B, 8, 8, 4) -> (B·16, 36)   stem 1: im2col, 3 × 3, stride 2, padding 1
-            global::ViTCompiler.Infrastructure.Convolution.Im2Col(pool, threads, stem0, batch, 4, 8, channelsLast: true, 3, 2, 1, stemColumns);
+            // (B, 8, 8, 4) -> (B·16, 36)   stem 1: im2col, 3 × 3, stride 2, padding 1, rows (row, column, channel)
+            global::ViTCompiler.Infrastructure.Convolution.Im2Col(pool, threads, stem0, batch, 4, 8, channelsLast: true, 3, 2, 1, stemColumns, tapMajor: true);
             // (B·16, 36) -> (B·16, 8)   stem1 = columns(stem input) · Wconv1ᵀ, then GroupNorm and ReLU
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch * 16, 8, 36, BlockK.Stem1, stemColumns, 36, stem1, 8);
             gemm.BPacked = packed + _packedStem1;
@@ -503,6 +505,8 @@ namespace Demo
             // The stem's input-gradient products read a weight too (dpatches = dembedded · Wpatch, dcolumns = dconv · Wconv).
             sharedFloats = global::System.Math.Max(sharedFloats, Gemm.PackedSize<TGradPatch>(PatchDim, Hidden));
             sharedFloats = global::System.Math.Max(sharedFloats, Gemm.PackedSize<TGradStem1>(36, 8));
+            // ... and holds each convolution's weight gradient in tap-major order before it is added to the gradients.
+            sharedFloats = global::System.Math.Max(sharedFloats, 288);
             float* stemColumns0 = Workspace(batch * TrainingFloatsPerImage + sharedFloats + threads * perWorker); // (B·O², C·9) stage 0 im2col columns
             float* stemConv0 = stemColumns0 + batch * 576L;              // (B, 8, 8, 4) stage 0 convolution output
             float* stem0 = stemConv0 + batch * 256L;                     // (B, 8, 8, 4) stage 0 after GroupNorm and ReLU
@@ -539,8 +543,8 @@ namespace Demo
             global::ViTCompiler.Infrastructure.GemmProblem gemm;
 
             // ---- forward, keeping what the backward pass reads ----
-            // (B, 1, 8, 8) -> (B·64, 9)   stem 0: im2col, 3 × 3, stride 1, padding 1
-            global::ViTCompiler.Infrastructure.Convolution.Im2Col(pool, threads, pixels, batch, 1, 8, channelsLast: false, 3, 1, 1, stemColumns0);
+            // (B, 1, 8, 8) -> (B·64, 9)   stem 0: im2col, 3 × 3, stride 1, padding 1, rows (row, column, channel)
+            global::ViTCompiler.Infrastructure.Convolution.Im2Col(pool, threads, pixels, batch, 1, 8, channelsLast: false, 3, 1, 1, stemColumns0, tapMajor: true);
             // (B·64, 9) -> (B·64, 4)   stem0 = columns(stem input) · Wconv0ᵀ, then GroupNorm and ReLU
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch * 64, 4, 9, BlockK.Stem0, stemColumns0, 9, stemConv0, 4);
             gemm.BPacked = packed + _packedStem0;
@@ -548,8 +552,8 @@ namespace Demo
             global::ViTCompiler.Infrastructure.Convolution.GroupNormReluForward(pool, threads, stemConv0, w + Offsets.Stem0NormWeight, w + Offsets.Stem0NormBias, stem0,
                 batch, 64, 4, StemGroups, StemEpsilon, stemMean0, stemRstd0);
 
-            // (B, 8, 8, 4) -> (B·16, 36)   stem 1: im2col, 3 × 3, stride 2, padding 1
-            global::ViTCompiler.Infrastructure.Convolution.Im2Col(pool, threads, stem0, batch, 4, 8, channelsLast: true, 3, 2, 1, stemColumns1);
+            // (B, 8, 8, 4) -> (B·16, 36)   stem 1: im2col, 3 × 3, stride 2, padding 1, rows (row, column, channel)
+            global::ViTCompiler.Infrastructure.Convolution.Im2Col(pool, threads, stem0, batch, 4, 8, channelsLast: true, 3, 2, 1, stemColumns1, tapMajor: true);
             // (B·16, 36) -> (B·16, 8)   stem1 = columns(stem input) · Wconv1ᵀ, then GroupNorm and ReLU
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch * 16, 8, 36, BlockK.Stem1, stemColumns1, 36, stemConv1, 8);
             gemm.BPacked = packed + _packedStem1;
@@ -854,23 +858,25 @@ namespace Demo
             // stem1 = ReLU(GroupNorm(conv1))   -> dconv1 (in place), dγ, dβ
             global::ViTCompiler.Infrastructure.Convolution.GroupNormReluBackward(pool, threads, stemGradient, stemConv1, stem1, stemMean1, stemRstd1, w + Offsets.Stem1NormWeight,
                 g + Offsets.Stem1NormWeight, g + Offsets.Stem1NormBias, stemPartials, batch, 16, 8, StemGroups);
-            // dWconv1 += dconv1ᵀ · columns   (8, B·16) · (B·16, 36) -> (8, 36)
-            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(8, 36, batch * 16, BlockK.Stem1Weight, stemGradient, 1, g + Offsets.Stem1ConvWeight, 36);
-            gemm.AColStride = 8; gemm.B = stemColumns1; gemm.BRowStride = 36; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
+            // dWconv1 += dconv1ᵀ · columns   (8, B·16) · (B·16, 36) -> (8, 36), tap-major in the shared room, then added in the weight's order
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(8, 36, batch * 16, BlockK.Stem1Weight, stemGradient, 1, shared, 36);
+            gemm.AColStride = 8; gemm.B = stemColumns1; gemm.BRowStride = 36; gemm.BColStride = 1;
             Gemm.Run<TGradStem1>(ref gemm, pool, threads, scratch, (nint)perWorker);
+            global::ViTCompiler.Infrastructure.Convolution.AddFromTapMajor(shared, g + Offsets.Stem1ConvWeight, 8, 4, 9);
             // dcolumns = dconv1 · Wconv1   (B·16, 8) · (8, 36) -> (B·16, 36), then col2im onto stem0
             gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(batch * 16, 36, 8, BlockK.Stem1Input, stemGradient, 8, stemColumnsGradient, 36);
-            gemm.B = w + Offsets.Stem1ConvWeight; gemm.BRowStride = 36; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
+            gemm.B = packed + _tapMajorStem1; gemm.BRowStride = 36; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats;
             Gemm.Run<TGradStem1>(ref gemm, pool, threads, scratch, (nint)perWorker);
-            global::ViTCompiler.Infrastructure.Convolution.Col2Im(pool, threads, stemColumnsGradient, batch, 4, 8, channelsLast: true, 3, 2, 1, stemGradientNext);
+            global::ViTCompiler.Infrastructure.Convolution.Col2Im(pool, threads, stemColumnsGradient, batch, 4, 8, channelsLast: true, 3, 2, 1, stemGradientNext, tapMajor: true);
 
             // stem0 = ReLU(GroupNorm(conv0))   -> dconv0 (in place), dγ, dβ
             global::ViTCompiler.Infrastructure.Convolution.GroupNormReluBackward(pool, threads, stemGradientNext, stemConv0, stem0, stemMean0, stemRstd0, w + Offsets.Stem0NormWeight,
                 g + Offsets.Stem0NormWeight, g + Offsets.Stem0NormBias, stemPartials, batch, 64, 4, StemGroups);
-            // dWconv0 += dconv0ᵀ · columns   (4, B·64) · (B·64, 9) -> (4, 9)
-            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(4, 9, batch * 64, BlockK.Stem0Weight, stemGradientNext, 1, g + Offsets.Stem0ConvWeight, 9);
-            gemm.AColStride = 4; gemm.B = stemColumns0; gemm.BRowStride = 9; gemm.BColStride = 1; gemm.SharedPack = shared; gemm.SharedPackFloats = sharedFloats; gemm.Accumulate = true;
+            // dWconv0 += dconv0ᵀ · columns   (4, B·64) · (B·64, 9) -> (4, 9), tap-major in the shared room, then added in the weight's order
+            gemm = global::ViTCompiler.Infrastructure.GemmProblem.Create(4, 9, batch * 64, BlockK.Stem0Weight, stemGradientNext, 1, shared, 9);
+            gemm.AColStride = 4; gemm.B = stemColumns0; gemm.BRowStride = 9; gemm.BColStride = 1;
             Gemm.Run<TGradStem0>(ref gemm, pool, threads, scratch, (nint)perWorker);
+            global::ViTCompiler.Infrastructure.Convolution.AddFromTapMajor(shared, g + Offsets.Stem0ConvWeight, 4, 1, 9);
             return loss;
         }
 

@@ -5,7 +5,7 @@ below give FashionMnistFull's) from the same initialisation scheme (ParameterIni
 epoch with the test accuracy and the wall time since start.
 
   /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model hybrid --epochs 2 --threads 2
-  /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model deep --epochs 16 --crop 2 --flip-test --threads 2
+  /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model deep --epochs 16 --crop 1 --flip-test --threads 2
   /usr/bin/python3 tests/peers/pytorch_fashion_train.py --model vit --data /usr/share/datasets/fashion-mnist
 
 Needs Debian's python3-torch (PyTorch 1.13) and libopenblas0-pthread (see pytorch_vit.py). Benchmark it on a quiet machine
@@ -19,7 +19,7 @@ hybrids' stems of 3 × 3 convolutions without bias, GroupNorm (8 groups, ε 1e-5
 decoupled weight decay 0.05 on weight matrices and convolutions only, linear warm-up for 20 steps then cosine decay to
 1e-5 per step, global-norm clipping at 1, no label smoothing and no augmentation (--smoothing and --crop turn on label
 smoothing and random crops with horizontal flips; --flip-test averages each test image's logits with its mirror
-image's, as TrainerOptions.TestTimeFlip does), normalisation (x − 0.2860) / 0.3530, batches of 32 drawn without
+image's in the last epoch's evaluation, as TrainerOptions.TestTimeFlip does), normalisation (x − 0.2860) / 0.3530, batches of 32 drawn without
 replacement and the last partial batch dropped. What differs: the random streams (shuffling, augmentation, initial
 values), so curves agree in distribution, not bit for bit.
 """
@@ -149,7 +149,7 @@ def main():
     p.add_argument("--clip", type=float, default=1.0)
     p.add_argument("--smoothing", type=float, default=0.0)
     p.add_argument("--crop", type=int, default=0)
-    p.add_argument("--flip-test", action="store_true", help="average each test image's logits with its mirror image's")
+    p.add_argument("--flip-test", action="store_true", help="in the last evaluation, average each test image's logits with its mirror image's")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -201,7 +201,7 @@ def main():
         with torch.no_grad():
             for i in range(0, len(test_x), 500):
                 logits = model(normalise(test_x[i:i + 500]))
-                if args.flip_test:
+                if args.flip_test and epoch == args.epochs:
                     logits = (logits + model(normalise(test_x[i:i + 500].flip(-1)))) / 2
                 correct += (logits.argmax(-1) == test_y[i:i + 500]).sum().item()
         print(json.dumps({"kind": "epoch", "epoch": epoch, "step": step, "train_loss": round(loss_sum / per_epoch, 5),

@@ -58,13 +58,20 @@ public sealed class Evaluator
 
     /// <summary>Runs <paramref name="model"/> over every image once (twice with <see cref="TestTimeFlip"/>) and returns accuracy and mean loss.</summary>
     /// <exception cref="ArgumentException">The images do not fit the model (size, channels or classes).</exception>
-    public EvaluationResult Evaluate(IVitClassifier model)
+    public EvaluationResult Evaluate(IVitClassifier model) => Evaluate(model, TestTimeFlip);
+
+    /// <summary>
+    /// Runs <paramref name="model"/> over every image, with the test-time flip or without it whatever
+    /// <see cref="TestTimeFlip"/> says, and returns accuracy and mean loss.
+    /// </summary>
+    /// <exception cref="ArgumentException">The images do not fit the model (size, channels or classes).</exception>
+    public EvaluationResult Evaluate(IVitClassifier model, bool testTimeFlip)
     {
         ArgumentNullException.ThrowIfNull(model);
         CheckFits(_images, model.Config, "evaluation");
         int classes = model.Config.Classes;
         if (_logits.Length != _options.BatchSize * classes) _logits = new float[_options.BatchSize * classes];
-        if (TestTimeFlip && _mirroredLogits.Length != _logits.Length) _mirroredLogits = new float[_logits.Length];
+        if (testTimeFlip && _mirroredLogits.Length != _logits.Length) _mirroredLogits = new float[_logits.Length];
         // An earlier evaluation that threw part-way leaves the batcher inside its pass: start a fresh one.
         if (_batcher.Position != 0) _batcher = new ImageBatcher(_images, _options);
 
@@ -75,7 +82,7 @@ public sealed class Evaluator
             Span<float> logits = _logits.AsSpan(0, count * classes);
             Span<float> pixels = _pixels.AsSpan(0, count * _images.PixelsPerImage);
             model.Forward(pixels, count, logits);
-            if (TestTimeFlip)
+            if (testTimeFlip)
             {
                 // Normalisation is per pixel, so mirroring the normalised rows is normalising the mirror image.
                 for (int row = 0; row < pixels.Length; row += _images.Width) pixels.Slice(row, _images.Width).Reverse();

@@ -47,10 +47,10 @@ public sealed partial class Trainer
     }
 
     /// <summary>Evaluates this rank's share and sums the counts and losses over the ranks (a collective under MPI).</summary>
-    private EvaluationResult? EvaluateShares()
+    private EvaluationResult? EvaluateShares(bool testTimeFlip)
     {
         if (!_hasTest) return null;
-        EvaluationResult local = _evaluator?.Evaluate(_model) ?? default;
+        EvaluationResult local = _evaluator?.Evaluate(_model, testTimeFlip) ?? default;
         if (_communicator.Size == 1) return local;
         Span<double> sums = [local.Images, local.Correct, local.Images == 0 ? 0 : local.Loss * local.Images];
         _communicator.Allreduce(sums, ReduceOperation.Sum);

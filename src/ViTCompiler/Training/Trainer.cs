@@ -229,7 +229,7 @@ public sealed partial class Trainer : IDisposable
             Report(TrainingProgressKind.Started, default, _step >= target ? null :
                 $"Training {_model.Config} ({_model.Engine}, {_model.Threads} thread{(_model.Threads == 1 ? "" : "s")}{(_communicator.Size > 1 ? $" on each of {_communicator.Size} ranks" : "")}): " +
                 $"{Options.Optimizer} at {Options.LearningRate:G3}, batch {Options.BatchSize}{(Options.Accumulate > 1 ? $" in {Options.Accumulate} micro-batches" : "")}, step {_step + 1:N0} to {target:N0} of {TotalSteps:N0} " +
-                $"({StepsPerEpoch:N0} per epoch){(Options.TestTimeFlip && _hasTest ? "; test images evaluated with their mirror images (test-time flip)" : "")}.");
+                $"({StepsPerEpoch:N0} per epoch){(Options.TestTimeFlip && _hasTest ? "; the last evaluation averages each test image with its mirror image (test-time flip)" : "")}.");
             while (_step < target)
             {
                 // Under MPI every rank stops at the same step: the one after all ranks' flags were summed.
@@ -258,7 +258,7 @@ public sealed partial class Trainer : IDisposable
                 if (_step % Options.LogEverySteps == 0) EndInterval();
                 bool epochEnd = _step % StepsPerEpoch == 0;
                 bool runEnd = _step == TotalSteps;
-                if (epochEnd || runEnd) EndEpoch(saveCheckpoint: Options.CheckpointPath is not null && (runEnd || Options.CheckpointEveryEpoch));
+                if (epochEnd || runEnd) EndEpoch(runEnd, saveCheckpoint: Options.CheckpointPath is not null && (runEnd || Options.CheckpointEveryEpoch));
                 else if (Options.CheckpointEverySteps > 0 && _step % Options.CheckpointEverySteps == 0 && Options.CheckpointPath is not null)
                     SaveCheckpointIfNew(Options.CheckpointPath);
             }
@@ -287,9 +287,9 @@ public sealed partial class Trainer : IDisposable
             _lastTest, ElapsedSeconds, _sessionTrainSeconds <= 0 ? 0 : _sessionImages / _sessionTrainSeconds, _lastCheckpoint);
     }
 
-    /// <summary>Evaluates the model on the test set (null without one).</summary>
+    /// <summary>Evaluates the model on the test set (null without one), with the test-time flip when <see cref="TrainerOptions.TestTimeFlip"/> is set.</summary>
     /// <remarks>Under MPI each rank evaluates its share and the results are summed: every rank must call it.</remarks>
-    public EvaluationResult? Evaluate() => EvaluateShares();
+    public EvaluationResult? Evaluate() => EvaluateShares(Options.TestTimeFlip);
 
     private double ElapsedSeconds => _previousSessionsSeconds + _session.Elapsed.TotalSeconds;
 
@@ -414,10 +414,11 @@ public sealed partial class Trainer : IDisposable
         _intervalSpan = default;
     }
 
-    private void EndEpoch(bool saveCheckpoint)
+    private void EndEpoch(bool runEnd, bool saveCheckpoint)
     {
         long evaluationStart = Stopwatch.GetTimestamp();
-        EvaluationResult? test = Evaluate();
+        // The test-time flip doubles an evaluation's cost, so only the run's last one pays it.
+        EvaluationResult? test = EvaluateShares(Options.TestTimeFlip && runEnd);
         if (test is not null)
         {
             _lastEvaluationSeconds = Stopwatch.GetElapsedTime(evaluationStart).TotalSeconds;

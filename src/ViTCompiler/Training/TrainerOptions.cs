@@ -99,8 +99,9 @@ public sealed record TrainerOptions
     public int EvaluationBatchSize { get; init; } = 256;
 
     /// <summary>
-    /// Evaluate each test image and its mirror image and average their logits (test-time flip; see
-    /// <see cref="Evaluator"/>): twice the evaluation's forward passes; training is unchanged.
+    /// The evaluation at the run's end (and <see cref="Trainer.Evaluate"/>) averages each test image's logits with its
+    /// mirror image's (test-time flip; see <see cref="Evaluator"/>), at twice the forward passes; the evaluations after
+    /// earlier epochs stay plain, tracking progress at half the cost. Training is unchanged.
     /// </summary>
     public bool TestTimeFlip { get; init; }
 

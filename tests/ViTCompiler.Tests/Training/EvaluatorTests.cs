@@ -74,13 +74,34 @@ public class EvaluatorTests
     }
 
     [Fact]
-    public void The_trainer_evaluates_with_the_flip_when_its_options_ask()
+    public void The_trainer_flips_at_the_runs_last_evaluation_only_when_its_options_ask()
     {
         var model = new FashionSmall(seed: 3);
         TestData.Randomize(model, 5);
-        (LabeledImages train, LabeledImages test) = TrainerTests.Tiny();
-        var options = new TrainerOptions { MaxSteps = 1, BatchSize = 16, Normalization = ChannelNormalization.FashionMnist, TestTimeFlip = true };
-        using var trainer = new Trainer(model, train, test, options);
-        Assert.Equal(new Evaluator(test, ChannelNormalization.FashionMnist, testTimeFlip: true).Evaluate(model), trainer.Evaluate());
+        (LabeledImages train, LabeledImages test) = TrainerTests.Tiny(); // 96 images in batches of 16: 6 steps per epoch
+        var plain = new Evaluator(test, ChannelNormalization.FashionMnist);
+        var flipped = new Evaluator(test, ChannelNormalization.FashionMnist, testTimeFlip: true);
+        var options = new TrainerOptions { MaxSteps = 8, BatchSize = 16, Normalization = ChannelNormalization.FashionMnist, TestTimeFlip = true };
+        // Each epoch's reported result against both evaluations of the weights it was taken with (the report comes
+        // right after the evaluation, on the training thread).
+        var seen = new List<(EvaluationResult Reported, EvaluationResult Plain, EvaluationResult Flipped)>();
+        var progress = new Progress(p =>
+        {
+            if (p.Kind == TrainingProgressKind.EpochEnded) seen.Add((p.Test!.Value, plain.Evaluate(model), flipped.Evaluate(model)));
+        });
+        using var trainer = new Trainer(model, train, test, options, progress);
+        TrainingResult result = trainer.Run(CancellationToken.None);
+
+        Assert.Equal(2, seen.Count); // after step 6 (an epoch) and step 8 (the run's end)
+        Assert.Equal(seen[0].Plain, seen[0].Reported);
+        Assert.NotEqual(seen[0].Flipped, seen[0].Reported);
+        Assert.Equal(seen[1].Flipped, seen[1].Reported);
+        Assert.Equal(seen[1].Flipped, result.Test);
+        Assert.Equal(flipped.Evaluate(model), trainer.Evaluate()); // an explicit evaluation follows the option
+    }
+
+    private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
     }
 }

@@ -72,14 +72,23 @@ public static unsafe class Convolution
                     {
                         int x = ox * j->Stride - j->Padding + kx;
                         float* to = row + (ky * k + kx) * tapStride;
+                        int ch = 0;
                         if ((uint)y < (uint)s && (uint)x < (uint)s)
                         {
                             float* from = map + y * rowStride + x * columnStride;
-                            if (runs) new ReadOnlySpan<float>(from, c).CopyTo(new Span<float>(to, c));
-                            else for (int ch = 0; ch < c; ch++) to[ch * toChannel] = from[ch * channelStride];
+                            // A run is a few vectors (the stem's 32 or 64 channels): copied inline, not through a call.
+                            if (runs && Vector.IsHardwareAccelerated)
+                                for (; ch <= c - Vector<float>.Count; ch += Vector<float>.Count)
+                                    Vector.Store(Vector.Load(from + ch), to + ch);
+                            for (; ch < c; ch++) to[ch * toChannel] = from[ch * channelStride];
                         }
-                        else if (runs) new Span<float>(to, c).Clear();
-                        else for (int ch = 0; ch < c; ch++) to[ch * toChannel] = 0f;
+                        else
+                        {
+                            if (runs && Vector.IsHardwareAccelerated)
+                                for (; ch <= c - Vector<float>.Count; ch += Vector<float>.Count)
+                                    Vector.Store(Vector<float>.Zero, to + ch);
+                            for (; ch < c; ch++) to[ch * toChannel] = 0f;
+                        }
                     }
                 }
             }

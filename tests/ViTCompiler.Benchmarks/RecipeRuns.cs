@@ -97,10 +97,6 @@ public partial class FashionHybridS2C77 { }
 [VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 32, 64, 64, 64, 64 }, StemStrides = new[] { 1, 2, 2, 1, 1 }, StemGroups = 8, Patch = 1,
     Layers = 2, Hidden = 64, Heads = 4, MlpDim = 256, Classes = 10)]
 public partial class FashionHybridDeep2C77M { }
-/// <summary>deep2c77 with a third extra convolution (64) at 7 × 7.</summary>
-[VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 32, 64, 64, 64, 64, 64 }, StemStrides = new[] { 1, 2, 2, 1, 1, 1 }, StemGroups = 8, Patch = 1,
-    Layers = 2, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10)]
-public partial class FashionHybridDeep2C777 { }
 /// <summary>hybrid6 with mean pooling instead of the [class] token.</summary>
 [VitModel(ImageSize = 28, Channels = 1, StemChannels = new[] { 16, 32 }, StemStrides = new[] { 1, 2 }, StemGroups = 8, Patch = 2,
     Layers = 6, Hidden = 64, Heads = 4, MlpDim = 128, Classes = 10, Pooling = VitPooling.Mean)]
@@ -186,7 +182,6 @@ public static class RecipeRuns
             "widec77" => new FashionHybridWideC77(seed: options.Seed),
             "s2c77" => new FashionHybridS2C77(seed: options.Seed),
             "deep2c77m" => new FashionHybridDeep2C77M(seed: options.Seed),
-            "deep2c777" => new FashionHybridDeep2C777(seed: options.Seed),
             _ => throw new ArgumentException($"unknown model {name}"),
         };
         using var trainer = new Trainer(model, train, test, options);

@@ -82,13 +82,8 @@ public static unsafe class Convolution
                                     Vector.Store(Vector.Load(from + ch), to + ch);
                             for (; ch < c; ch++) to[ch * toChannel] = from[ch * channelStride];
                         }
-                        else
-                        {
-                            if (runs && Vector.IsHardwareAccelerated)
-                                for (; ch <= c - Vector<float>.Count; ch += Vector<float>.Count)
-                                    Vector.Store(Vector<float>.Zero, to + ch);
-                            for (; ch < c; ch++) to[ch * toChannel] = 0f;
-                        }
+                        else if (runs) new Span<float>(to, c).Clear(); // padding: the border taps only
+                        else for (; ch < c; ch++) to[ch * toChannel] = 0f;
                     }
                 }
             }

@@ -53,7 +53,7 @@ public sealed class Evaluator
     /// <summary>The images evaluated.</summary>
     public LabeledImages Images => _images;
 
-    /// <summary>Whether each image's logits are averaged with its mirror image's.</summary>
+    /// <summary>Whether <see cref="Evaluate(IVitClassifier)"/> averages each image's logits with its mirror image's.</summary>
     public bool TestTimeFlip { get; }
 
     /// <summary>Runs <paramref name="model"/> over every image once (twice with <see cref="TestTimeFlip"/>) and returns accuracy and mean loss.</summary>
